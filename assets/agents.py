@@ -1,0 +1,74 @@
+"""Agent assets: downstream of the served products, behind the foundation gate.
+
+The gate runs first, in every run, whatever started it: if any blocking check on anything
+the agent reads failed, errored, or has not run on the current data, the asset fails with
+the list, writes an audit record, and no draft is written.
+"""
+
+import dagster as dg
+
+from hub import audit, gate
+from hub.agents.runtime import AgentOutputError, record_drafts, run_agent
+from hub.config import HubConfig
+from hub.resource import HubResource
+
+
+def agent_assets(config: HubConfig) -> list[dg.AssetsDefinition]:
+    return [_agent_asset(config, name) for name in config.agents]
+
+
+def _agent_asset(config: HubConfig, name: str) -> dg.AssetsDefinition:
+    agent = config.agents[name]
+
+    @dg.asset(
+        key=["agents", name],
+        group_name="agents",
+        kinds={"llamaindex"},
+        deps=[dg.AssetKey(["serve", p]) for p in agent.products],
+        description=f"Agent `{name}`: {agent.description} Writes one pending draft per row of "
+        f"`serve.{agent.subjects}` into `agents.drafts`; a human approves before delivery.",
+        metadata={"llm": agent.llm.provider, "tools": agent.tools, "max_steps": agent.max_steps},
+    )
+    def run(context: dg.AssetExecutionContext, hub: HubResource) -> dg.MaterializeResult:
+        config, store = hub.config, hub.store
+        verdict = check_gate(config, store, name, context.run_id)
+        context.log.info(verdict.message())
+        try:
+            drafts = run_agent(config, name)
+        except AgentOutputError as exc:
+            raise dg.Failure(description=f"agent {name}: {exc}. No draft was written.") from None
+        written = record_drafts(store, name, drafts, context.run_id)
+        with store.transaction() as con:
+            audit.append(
+                con,
+                actor=f"agent:{name}",
+                action="agent.run",
+                target=f"agents.{name}",
+                details={"drafts": written, "mode": agent.llm.provider, "run_id": context.run_id},
+            )
+        return dg.MaterializeResult(
+            metadata={
+                "drafts_pending": written,
+                "mode": agent.llm.provider,
+                "subjects": [d.subject_name for d in drafts],
+            }
+        )
+
+    return run
+
+
+def check_gate(config: HubConfig, store, name: str, run_id: str | None) -> gate.GateVerdict:  # noqa: ANN001
+    """Refuse (raise `dg.Failure`, audited) unless every blocking check passed."""
+    with store.reader() as con:
+        verdict = gate.evaluate(con, config, name)
+    if not verdict.open:
+        with store.transaction() as con:
+            audit.append(
+                con,
+                actor="gate",
+                action="agent.refused",
+                target=f"agents.{name}",
+                details={"problems": verdict.problems, "run_id": run_id},
+            )
+        raise dg.Failure(description=verdict.message())
+    return verdict

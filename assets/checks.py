@@ -1,0 +1,74 @@
+"""Asset checks: one Dagster multi-asset check per table, one check per expectation.
+
+Each runs the table's suite once (GX for expectations, DuckDB for the cross-table checks),
+records every verdict in `meta.check_results` against the table's current batch, and
+reports it to Dagster. `severity: error` checks are `blocking`: a failure stops everything
+downstream in the run, and the foundation gate keeps agents stopped in later runs.
+"""
+
+import dagster as dg
+
+from assets.keys import key_for_table
+from hub.config import HubConfig
+from hub.resource import HubResource
+from hub.store import latest_batch, split_ref, table_ref
+from quality import results
+from quality.gx_bridge import Verdict, run_expectations
+from quality.specs import CheckSpec, table_checks
+from quality.sql_checks import run_sql_check
+
+
+def asset_checks(config: HubConfig) -> list[dg.AssetChecksDefinition]:
+    return [_table_check(ref, specs) for ref, specs in table_checks(config).items()]
+
+
+def _table_check(ref: str, specs: list[CheckSpec]) -> dg.AssetChecksDefinition:
+    asset_key = key_for_table(ref)
+
+    @dg.multi_asset_check(
+        name=f"{ref.replace('.', '__')}__checks",
+        specs=[
+            dg.AssetCheckSpec(
+                s.name, asset=asset_key, blocking=s.blocking, description=s.description
+            )
+            for s in specs
+        ],
+    )
+    def run_checks(context: dg.AssetCheckExecutionContext, hub: HubResource):
+        verdicts, batch_id = evaluate(hub, ref, specs)
+        with hub.store.transaction() as con:
+            results.record(con, specs, verdicts, batch_id=batch_id, run_id=context.run.run_id)
+        errors = [v for v in verdicts if v.passed is None]
+        for spec, verdict in zip(specs, verdicts, strict=True):
+            if verdict.passed is None:
+                continue
+            yield dg.AssetCheckResult(
+                asset_key=asset_key,
+                check_name=spec.name,
+                passed=verdict.passed,
+                severity=dg.AssetCheckSeverity.ERROR
+                if spec.blocking
+                else dg.AssetCheckSeverity.WARN,
+                metadata={**verdict.metadata, "batch_id": batch_id or ""},
+            )
+        if errors:
+            raise dg.Failure(
+                description=f"{ref}: check(s) could not be evaluated: "
+                + "; ".join(f"{v.check}: {v.error}" for v in errors)
+                + ". Fix the check's arguments in hub.yaml (an errored check counts as failed "
+                "for the foundation gate)."
+            )
+
+    return run_checks
+
+
+def evaluate(hub: HubResource, ref: str, specs: list[CheckSpec]) -> tuple[list[Verdict], str]:
+    """Verdicts of every check of one table on its current batch."""
+    schema, table = split_ref(ref)
+    with hub.store.reader() as con:
+        batch_id = latest_batch(con, ref)
+        frame = con.execute(f"SELECT * FROM {table_ref(schema, table)}").df()
+        sql_verdicts = {s.name: run_sql_check(con, s) for s in specs if s.sql}
+    gx_specs = [s for s in specs if not s.sql]
+    gx_verdicts = {v.check: v for v in run_expectations(ref, frame, gx_specs)}
+    return [sql_verdicts.get(s.name) or gx_verdicts[s.name] for s in specs], batch_id

@@ -1,0 +1,32 @@
+"""Asset keys follow the layers: ["raw", source, table], ["unified", entity], ["serve",
+product], ["agents", agent]. DuckDB tables follow the same names: `raw.<source>__<table>`."""
+
+import dagster as dg
+
+
+def key_for_table(ref: str) -> dg.AssetKey:
+    """`raw.crm__clients` -> raw/crm/clients; `unified.customer_xref` -> unified/customer."""
+    layer, _, name = ref.partition(".")
+    if layer == "raw":
+        source, _, table = name.partition("__")
+        return dg.AssetKey(["raw", source, table])
+    if layer == "unified":
+        return dg.AssetKey(["unified", name.removesuffix("_xref")])
+    return dg.AssetKey([layer, name])
+
+
+def table_metadata(con, ref: str, rows: int) -> dict:  # noqa: ANN001 - duckdb connection
+    """Row count, column schema and a preview for the Dagster UI."""
+    from hub.store import split_ref, table_ref
+
+    schema, table = split_ref(ref)
+    columns = con.execute(f"DESCRIBE {table_ref(schema, table)}").fetchall()
+    preview = con.execute(f"SELECT * FROM {table_ref(schema, table)} LIMIT 5").df()
+    return {
+        "table": ref,
+        "dagster/row_count": rows,
+        "dagster/column_schema": dg.TableSchema(
+            columns=[dg.TableColumn(name=c[0], type=str(c[1])) for c in columns]
+        ),
+        "preview": dg.MetadataValue.md(preview.to_markdown(index=False)),
+    }

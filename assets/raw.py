@@ -1,0 +1,45 @@
+"""Raw assets: one per source table, loaded by its connector in one transaction."""
+
+import dagster as dg
+
+from assets.keys import table_metadata
+from hub.config import HubConfig
+from hub.load import LoadError, load_table
+from hub.resource import HubResource
+
+
+def raw_assets(config: HubConfig) -> list[dg.AssetsDefinition]:
+    return [
+        _raw_asset(source, table, config.sources[source].kind, config.sources[source].schedule)
+        for source, table, _ in config.raw_tables()
+    ]
+
+
+def _raw_asset(source: str, table: str, kind: str, schedule: str | None) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=["raw", source, table],
+        group_name="raw",
+        kinds={"duckdb", kind},
+        description=f"`raw.{source}__{table}`: {table} from the {kind} source `{source}`, "
+        "with lineage columns; rejected rows go to `rejects.*`.",
+        metadata={"source": source, "schedule": schedule or "on demand"},
+    )
+    def load(context: dg.AssetExecutionContext, hub: HubResource) -> dg.MaterializeResult:
+        try:
+            result = load_table(hub.config, hub.store, source, table, context.run_id)
+        except LoadError as exc:
+            raise dg.Failure(description=str(exc)) from None
+        if result.rejected:
+            context.log.warning(f"{result.rejected} row(s) rejected; see rejects.{source}__{table}")
+        with hub.store.reader() as con:
+            metadata = table_metadata(con, result.table, result.rows)
+        return dg.MaterializeResult(
+            metadata={
+                **metadata,
+                "batch_id": result.batch_id,
+                "rejected": result.rejected,
+                "read_from": result.location,
+            }
+        )
+
+    return load

@@ -1,0 +1,35 @@
+"""Jobs and schedules: the whole graph on demand, and each source on its own cron."""
+
+import dagster as dg
+
+from hub.config import HubConfig
+
+ALL_ASSETS_JOB = "all_assets"
+
+
+def jobs_and_schedules(config: HubConfig) -> tuple[list, list[dg.ScheduleDefinition]]:
+    everything = dg.define_asset_job(
+        ALL_ASSETS_JOB,
+        selection=dg.AssetSelection.all(),
+        description="Load every source, unify, check, publish, and let the agents draft.",
+    )
+    jobs: list = [everything]
+    schedules = []
+    for source, source_config in config.sources.items():
+        if not source_config.schedule:
+            continue
+        job = dg.define_asset_job(
+            f"refresh_{source}",
+            selection=dg.AssetSelection.key_prefixes(["raw", source]).downstream(),
+            description=f"Reload source {source} and everything built from it.",
+        )
+        jobs.append(job)
+        schedules.append(
+            dg.ScheduleDefinition(
+                name=f"refresh_{source}_schedule",
+                job=job,
+                cron_schedule=source_config.schedule,
+                default_status=dg.DefaultScheduleStatus.STOPPED,
+            )
+        )
+    return jobs, schedules

@@ -1,0 +1,58 @@
+"""Serve assets: governed data products, PII masked per audience, one asset each."""
+
+import dagster as dg
+
+from assets.keys import key_for_table, table_metadata
+from hub import audit
+from hub.config import HubConfig
+from hub.governance import pii_columns, publish, publish_agent_copy
+from hub.resource import HubResource
+from hub.store import new_batch_id, now
+
+
+def serve_assets(config: HubConfig) -> list[dg.AssetsDefinition]:
+    return [_product_asset(config, name) for name in config.serve]
+
+
+def _product_asset(config: HubConfig, name: str) -> dg.AssetsDefinition:
+    product = config.serve[name]
+    deps = list(dict.fromkeys(key_for_table(ref) for ref in product.inputs))
+
+    @dg.asset(
+        key=["serve", name],
+        group_name="serve",
+        kinds={"duckdb"},
+        deps=deps,
+        description=f"`serve.{name}` for the `{product.audience}` audience. {product.description}",
+        metadata={"audience": product.audience, "pii": pii_columns(product)},
+    )
+    def build(context: dg.AssetExecutionContext, hub: HubResource) -> dg.MaterializeResult:
+        config = hub.config
+        batch_id = new_batch_id()
+        with hub.store.transaction() as con:
+            rows = publish(con, config, name)
+            con.execute(
+                "INSERT INTO meta.batches VALUES (?, ?, 'serve', ?, ?, 0, ?)",
+                [batch_id, f"serve.{name}", now(), rows, context.run_id],
+            )
+            audit.append(
+                con,
+                actor="governance",
+                action="publish",
+                target=f"serve.{name}",
+                details={
+                    "batch_id": batch_id,
+                    "rows": rows,
+                    "audience": product.audience,
+                    "masked": pii_columns(config.serve[name]),
+                    "run_id": context.run_id,
+                },
+            )
+            metadata = table_metadata(con, f"serve.{name}", rows)
+        if product.audience == "agent":
+            with hub.store.writer() as con:
+                copy = publish_agent_copy(con, config)
+            context.log.info(f"agent copy refreshed: {copy}")
+        return dg.MaterializeResult(metadata={**metadata, "batch_id": batch_id})
+
+    return build

@@ -1,0 +1,58 @@
+"""SQL databases through SQLAlchemy: any database with a SQLAlchemy dialect.
+
+Tables are reflected (identifiers are quoted by SQLAlchemy, never formatted by hand) and
+read with a streaming cursor in chunks. The URL is logged with its password hidden.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import sqlalchemy as sa
+
+from connectors.base import Extract, SourceReadError, with_origin
+from hub.config import SourceConfig, TableConfig
+
+CHUNK_ROWS = 50_000
+
+
+def read(source: SourceConfig, name: str, table: str, config: TableConfig, root: Path) -> Extract:
+    url = sa.engine.make_url(_with_root(source.url or "", root))
+    shown = url.render_as_string(hide_password=True)
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            reflected = sa.Table(table, sa.MetaData(), autoload_with=conn)
+            result = conn.execution_options(stream_results=True).execute(sa.select(reflected))
+            columns = list(result.keys())
+            batches = [
+                pa.RecordBatch.from_pylist([dict(row) for row in chunk])
+                for chunk in result.mappings().partitions(CHUNK_ROWS)
+            ]
+    except sa.exc.NoSuchTableError as exc:
+        raise SourceReadError(
+            f"source {name}: table {table!r} does not exist in {shown}. "
+            "Fix: correct the table name under `tables` in hub.yaml."
+        ) from exc
+    except sa.exc.SQLAlchemyError as exc:
+        raise SourceReadError(
+            f"source {name}, table {table}: cannot read from {shown}: "
+            f"{type(exc).__name__}: {exc.args[0] if exc.args else exc}. "
+            "Fix: check that the database is reachable and the URL in hub.yaml is right."
+        ) from exc
+    finally:
+        engine.dispose()
+    rows = pa.Table.from_batches(batches) if batches else _empty(columns)
+    return Extract(rows=with_origin(rows, f"{shown}#{table}"), location=shown)
+
+
+def _with_root(url: str, root: Path) -> str:
+    """Resolve a relative SQLite path against the project folder."""
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        return "sqlite:///" + str((root / url.removeprefix("sqlite:///")).resolve())
+    return url
+
+
+def _empty(columns: list[str]) -> pa.Table:
+    return pa.table({c: pa.array([], pa.string()) for c in columns})

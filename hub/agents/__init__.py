@@ -1,0 +1,1 @@
+"""Agents: LlamaIndex `FunctionAgent`s that read the governed copy and write drafts only."""

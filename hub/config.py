@@ -1,0 +1,330 @@
+"""`hub.yaml`: the project's one configuration file, validated by pydantic.
+
+Every error names the file, the path inside it (`sources.crm.tables.clients.primary_key`)
+and the fix. `${NAME}` (or `${NAME:-default}`) takes a value from the environment, so
+secrets never live in the file; values that came from the environment are never printed.
+Relative paths are resolved against the folder holding `hub.yaml`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+CONFIG_ENV = "HUB_CONFIG"
+DEFAULT_FILE = "hub.yaml"
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_NAME = r"^[a-z][a-z0-9_]*$"
+
+
+class ConfigError(Exception):
+    """`hub.yaml` is missing or invalid; the message says where and how to fix it."""
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class ColumnConfig(Model):
+    description: str = ""
+    "What the column means, shown in the catalog and the Dagster UI."
+    pii: str | None = None
+    "PII class (`email`, `phone`, `name`, ...); governance policies mask by class."
+
+
+class TableConfig(Model):
+    primary_key: list[str] = Field(default_factory=list)
+    "Columns that identify a row; checked unique and not null (blocking)."
+    pattern: str | None = None
+    "files/documents: glob of the files under the source path (default `<table>.*`)."
+    path: str | None = None
+    "http: endpoint path under the source URL (default `/<table>`)."
+    records: str = "data"
+    "http: key of the JSON response that holds the rows."
+    max_rejects: int | None = None
+    "Rejected rows allowed per load before the `rejects` check blocks (default: warn only)."
+    references: dict[str, str] = Field(default_factory=dict)
+    "Foreign keys: column -> `<source>__<table>.<column>`, checked as a blocking check."
+    columns: dict[str, ColumnConfig] = Field(default_factory=dict)
+    "Descriptions and PII tags of columns."
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_key_as_list(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("primary_key"), str):
+            data = {**data, "primary_key": [data["primary_key"]]}
+        return data
+
+
+class SourceConfig(Model):
+    kind: Literal["files", "sql", "http", "documents"]
+    "Which connector reads it."
+    path: str | None = None
+    "files/documents: the folder to read."
+    url: str | None = None
+    "sql: a SQLAlchemy URL; http: the base URL of the API."
+    tables: dict[str, TableConfig]
+    "Tables (or endpoints, or document sets) to load, each into `raw.<source>__<table>`."
+    schedule: str | None = None
+    "Cron expression: a Dagster schedule refreshes this source."
+    page_size: int = 50
+    "http: rows asked per page."
+
+    @model_validator(mode="after")
+    def _location_for_kind(self) -> SourceConfig:
+        needs = "path" if self.kind in ("files", "documents") else "url"
+        if getattr(self, needs) is None:
+            raise ValueError(f"a `{self.kind}` source needs `{needs}`")
+        return self
+
+
+class EntitySource(Model):
+    table: str
+    "The raw table, as `<source>__<table>`."
+    id: str
+    "Its id column, kept in the crosswalk."
+    fields: dict[str, str]
+    "Entity field -> column of this table."
+
+
+class EntityField(Model):
+    standardise: list[str] = Field(default_factory=list)
+    "Standardisers applied in order: trim, lower, upper, email, e164_phone, company_name."
+    pii: str | None = None
+    "PII class of the field."
+    description: str = ""
+
+
+class EntityConfig(Model):
+    description: str = ""
+    fields: dict[str, EntityField]
+    "The canonical fields of the entity."
+    match_on: list[str]
+    "Fields that link records of different sources, strongest first."
+    sources: list[EntitySource]
+    "Where records come from, in survivorship priority order (first wins)."
+
+    @model_validator(mode="after")
+    def _fields_known(self) -> EntityConfig:
+        unknown = [f for f in self.match_on if f not in self.fields]
+        for source in self.sources:
+            unknown += [f for f in source.fields if f not in self.fields]
+        if unknown:
+            raise ValueError(f"unknown entity field(s) {sorted(set(unknown))}")
+        return self
+
+
+class CheckConfig(Model):
+    expect: str = Field(pattern=r"^expect_[a-z0-9_]+$")
+    "A Great Expectations expectation type, e.g. `expect_column_values_to_match_regex`."
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+    "Its arguments (`column`, `regex`, `value_set`, `mostly`, ...)."
+    severity: Literal["error", "warn"] = "error"
+    "`error` is blocking: it stops everything downstream, agents included."
+    name: str | None = None
+    "Check name in Dagster (default: expectation type and column)."
+
+    @property
+    def check_name(self) -> str:
+        if self.name:
+            return self.name
+        column = self.kwargs.get("column")
+        short = self.expect.removeprefix("expect_column_values_to_").removeprefix("expect_")
+        return f"{short}__{column}" if column else short
+
+
+class ProductConfig(Model):
+    description: str = ""
+    sql: str
+    "A SELECT over `unified.*` / `raw.*` tables; PII columns are masked per audience."
+    primary_key: list[str] = Field(default_factory=list)
+    columns: dict[str, ColumnConfig] = Field(default_factory=dict)
+    audience: Literal["agent", "analyst", "steward"] = "agent"
+
+    @property
+    def inputs(self) -> list[str]:
+        """The `raw.*` / `unified.*` tables its SQL reads, in order of first mention."""
+        found = re.findall(r"\b((?:raw|unified)\.[a-z0-9_]+)", self.sql)
+        return list(dict.fromkeys(found))
+
+
+class GovernanceConfig(Model):
+    policies: dict[str, dict[str, Literal["clear", "mask", "hash", "redact"]]] = Field(
+        default_factory=lambda: {"agent": {"email": "mask", "phone": "mask"}}
+    )
+    "Per audience, per PII class: how the value is shown."
+
+
+class LLMConfig(Model):
+    provider: Literal["offline", "ollama", "openai", "openai_like"] = "offline"
+    "`offline` runs a fixed plan over the tools with no model (the embedded default)."
+    model: str | None = None
+    api_base: str | None = None
+    api_key: str | None = Field(default=None, repr=False)
+    "Use `${OPENAI_API_KEY}`: never write a key in the file."
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_is_unset(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            data = {k: (None if v == "" else v) for k, v in data.items()}
+        return data
+
+
+class AgentConfig(Model):
+    description: str = ""
+    subjects: str
+    "Serve product whose rows are the agent's subjects (one draft each)."
+    subject_key: str
+    subject_name: str
+    documents: str | None = None
+    "Serve product holding the documents the agent may search."
+    reads: list[str] = Field(default_factory=list)
+    "Serve products the agent's SQL tool may read (the subjects and documents are implied)."
+    instructions: str
+    tools: list[Literal["sql", "search_documents"]] = Field(
+        default_factory=lambda: ["sql", "search_documents"]
+    )
+    max_steps: int = 8
+    max_seconds: float = 60.0
+    max_rows: int = 200
+    llm: LLMConfig = Field(default_factory=LLMConfig)
+
+    @property
+    def products(self) -> list[str]:
+        names = [self.subjects, *self.reads] + ([self.documents] if self.documents else [])
+        return list(dict.fromkeys(names))
+
+
+class DeliveryConfig(Model):
+    outbox: str = "outbox"
+    "Folder where approved drafts are written as `.eml` files."
+    sender: str = "onboarding@groundwork.local"
+    recipients_from: str = "unified.customer"
+    "Table holding the real (unmasked) address of each subject: `<schema>.<table>`."
+    recipient_key: str = "customer_id"
+    recipient_column: str = "email"
+
+
+class StoreConfig(Model):
+    path: str = "data/hub.duckdb"
+    "The DuckDB file of the governed store."
+    agent_path: str = "data/agent.duckdb"
+    "The copy of the agent audience's products that agents read, read-only."
+
+
+class HubConfig(Model):
+    project: str = "groundwork"
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    sources: dict[str, SourceConfig] = Field(default_factory=dict)
+    entities: dict[str, EntityConfig] = Field(default_factory=dict)
+    checks: dict[str, list[CheckConfig]] = Field(default_factory=dict)
+    "Per table (`raw.crm__clients`, `unified.customer`, `serve.customers`): expectations."
+    governance: GovernanceConfig = Field(default_factory=GovernanceConfig)
+    serve: dict[str, ProductConfig] = Field(default_factory=dict)
+    agents: dict[str, AgentConfig] = Field(default_factory=dict)
+    delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
+    root: Path = Field(default=Path("."), exclude=True)
+    "Folder of hub.yaml; relative paths resolve against it (set by `load_config`)."
+
+    @model_validator(mode="after")
+    def _names_are_identifiers(self) -> HubConfig:
+        for section in ("sources", "entities", "serve", "agents"):
+            for name in getattr(self, section):
+                if not re.match(_NAME, name):
+                    raise ValueError(
+                        f"{section}.{name}: names must be lower_snake_case identifiers"
+                    )
+        for agent_name, agent in self.agents.items():
+            missing = [p for p in agent.products if p not in self.serve]
+            if missing:
+                raise ValueError(f"agents.{agent_name} reads unknown serve products {missing}")
+        return self
+
+    def resolve(self, path: str) -> Path:
+        candidate = Path(path).expanduser()
+        return candidate if candidate.is_absolute() else self.root / candidate
+
+    def raw_tables(self) -> list[tuple[str, str, TableConfig]]:
+        """Every (source, table, config) loaded into `raw`."""
+        return [(s, t, cfg) for s, src in self.sources.items() for t, cfg in src.tables.items()]
+
+
+def config_path(path: str | Path | None = None) -> Path:
+    """The hub.yaml to use: the argument, else `$HUB_CONFIG`, else `./hub.yaml`."""
+    return Path(path or os.environ.get(CONFIG_ENV) or DEFAULT_FILE).resolve()
+
+
+def load_config(path: str | Path | None = None) -> HubConfig:
+    file = config_path(path)
+    if not file.exists():
+        raise ConfigError(
+            f"{file}: not found. Fix: run `hub init` to write a starter hub.yaml, "
+            f"or point {CONFIG_ENV} at your project's hub.yaml."
+        )
+    try:
+        data = yaml.safe_load(file.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{file}: not valid YAML: {exc}. Fix the syntax at that line.") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{file}: the top level must be a mapping of sections.")
+    data = interpolate(data, file=file)
+    try:
+        return HubConfig.model_validate({**data, "root": file.parent})
+    except ValidationError as exc:
+        raise ConfigError(_describe(file, exc)) from None
+
+
+def interpolate(value: Any, *, file: Path, at: str = "") -> Any:
+    """Replace `${NAME}` / `${NAME:-default}` in every string of the YAML tree."""
+    if isinstance(value, dict):
+        return {k: interpolate(v, file=file, at=_join(at, k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [interpolate(v, file=file, at=f"{at}[{i}]") for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in os.environ:
+            return os.environ[name]
+        if default is not None:
+            return default
+        raise ConfigError(
+            f"{file}: {at}: environment variable {name} is not set. "
+            f"Fix: export {name}=..., or write ${{{name}:-default}} in hub.yaml."
+        )
+
+    return _ENV_REF.sub(substitute, value)
+
+
+def _join(at: str, key: Any) -> str:
+    return f"{at}.{key}" if at else str(key)
+
+
+def _describe(file: Path, exc: ValidationError) -> str:
+    lines = [f"{file}: {exc.error_count()} problem(s):"]
+    for error in exc.errors():
+        at = ""
+        for part in error["loc"]:
+            at = f"{at}[{part}]" if isinstance(part, int) else _join(at, part)
+        lines.append(f"  - {at or '(top level)'}: {error['msg']}. Fix: {_fix(error)}")
+    return "\n".join(lines)
+
+
+def _fix(error: Any) -> str:
+    kind = error["type"]
+    if kind == "missing":
+        return f"add `{error['loc'][-1]}`."
+    if kind == "extra_forbidden":
+        return "remove it or correct its spelling (see `hub init` for the known keys)."
+    if kind in ("literal_error", "enum"):
+        return "use one of the values listed."
+    if kind == "string_pattern_mismatch":
+        return "use the expected form shown."
+    return "correct the value as described."

@@ -1,0 +1,1 @@
+"""The demo story: client onboarding across siloed systems."""

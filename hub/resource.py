@@ -1,0 +1,23 @@
+"""The Dagster resource every asset, check, sensor and job takes: the project."""
+
+import dagster as dg
+
+from hub.config import HubConfig, load_config
+from hub.store import Store
+
+
+class HubResource(dg.ConfigurableResource):
+    """The project's hub.yaml and its governed store."""
+
+    config_path: str
+    "Path of hub.yaml."
+    lock_timeout: float = 60.0
+    "Seconds to wait for another process's write lock on the store."
+
+    @property
+    def config(self) -> HubConfig:
+        return load_config(self.config_path)
+
+    @property
+    def store(self) -> Store:
+        return Store(self.config.resolve(self.config.store.path), self.lock_timeout)

@@ -1,0 +1,190 @@
+"""The governed store: one DuckDB file with a schema per layer.
+
+DuckDB allows one writing process *or* many readers. Writers take short-lived connections
+and retry with backoff while another process holds the lock; readers open read-only and do
+the same, so a notebook query waits for a load to finish instead of failing.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+LAYERS = ("raw", "rejects", "unified", "serve", "agents", "meta")
+LOCK_TIMEOUT_SECONDS = 60.0
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+_META_DDL = """
+CREATE TABLE IF NOT EXISTS meta.batches (
+    batch_id VARCHAR, table_name VARCHAR, source VARCHAR, loaded_at TIMESTAMPTZ,
+    rows BIGINT, rejected BIGINT, run_id VARCHAR);
+CREATE TABLE IF NOT EXISTS meta.check_results (
+    table_name VARCHAR, check_name VARCHAR, batch_id VARCHAR, passed BOOLEAN,
+    blocking BOOLEAN, evaluated_at TIMESTAMPTZ, run_id VARCHAR, details JSON);
+CREATE TABLE IF NOT EXISTS meta.audit_log (
+    seq BIGINT PRIMARY KEY, logged_at VARCHAR, actor VARCHAR, action VARCHAR, target VARCHAR,
+    details VARCHAR, prev_hash VARCHAR, hash VARCHAR);
+CREATE TABLE IF NOT EXISTS agents.drafts (
+    draft_id VARCHAR PRIMARY KEY, agent VARCHAR, subject_id VARCHAR, subject_name VARCHAR,
+    status VARCHAR, title VARCHAR, body VARCHAR, citations JSON, mode VARCHAR, model VARCHAR,
+    run_id VARCHAR, trace_id VARCHAR, created_at TIMESTAMPTZ, decided_by VARCHAR,
+    decided_at TIMESTAMPTZ, reason VARCHAR, delivered_at TIMESTAMPTZ, delivered_to VARCHAR);
+"""
+
+
+class StoreError(Exception):
+    """The store cannot be opened or a write cannot be applied; the message says why."""
+
+
+def quote_ident(name: str) -> str:
+    """Quote one identifier taken from config; refuse anything that is not a plain name."""
+    if not _IDENT.match(name):
+        raise StoreError(f"{name!r} is not a valid table or column name (letters, digits, _).")
+    return f'"{name}"'
+
+
+def quote_literal(value: str) -> str:
+    """A SQL string literal, for the few statements that take no parameters (ATTACH)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def table_ref(schema: str, table: str) -> str:
+    return f"{quote_ident(schema)}.{quote_ident(table)}"
+
+
+def split_ref(ref: str) -> tuple[str, str]:
+    """`raw.crm__clients` -> ("raw", "crm__clients"), validated."""
+    schema, _, table = ref.partition(".")
+    if schema not in LAYERS or not table:
+        raise StoreError(f"{ref!r}: tables are named `<layer>.<table>` with layer in {LAYERS}.")
+    quote_ident(table)
+    return schema, table
+
+
+def new_batch_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Store:
+    path: Path
+    lock_timeout: float = LOCK_TIMEOUT_SECONDS
+
+    @contextmanager
+    def writer(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-write connection, held briefly; the layers and meta tables exist."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        con = self._open(read_only=False)
+        try:
+            for layer in LAYERS:
+                con.execute(f"CREATE SCHEMA IF NOT EXISTS {layer}")
+            con.execute(_META_DDL)
+            yield con
+        finally:
+            con.close()
+
+    @contextmanager
+    def reader(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-only connection; waits while a writer holds the file."""
+        if not self.path.exists():
+            raise StoreError(
+                f"no store at {self.path} yet. Fix: run `hub demo` (or `hub run`) to build it."
+            )
+        con = self._open(read_only=True)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A writer inside one transaction: everything it does lands, or nothing does."""
+        with self.writer() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                yield con
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+
+    def _open(self, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+        deadline = time.monotonic() + self.lock_timeout
+        delay = 0.05
+        while True:
+            try:
+                return duckdb.connect(str(self.path), read_only=read_only)
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc).lower():
+                    raise StoreError(f"cannot open the store {self.path}: {exc}") from exc
+                if time.monotonic() >= deadline:
+                    raise StoreError(
+                        f"the store {self.path} stayed locked by another process for "
+                        f"{self.lock_timeout:.0f}s ({_lock_holder(exc)}). Fix: wait for the "
+                        "running materialization to finish, or close the connection "
+                        "that holds it, then retry."
+                    ) from exc
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+
+
+def _lock_holder(exc: Exception) -> str:
+    match = re.search(r"PID (\d+)", str(exc))
+    return f"held by PID {match.group(1)}" if match else "lock held"
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    row = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+        [schema, table],
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def latest_batch(con: duckdb.DuckDBPyConnection, table_name: str) -> str | None:
+    row = con.execute(
+        "SELECT batch_id FROM meta.batches WHERE table_name = ? ORDER BY loaded_at DESC LIMIT 1",
+        [table_name],
+    ).fetchone()
+    return row[0] if row else None
+
+
+def replace_table(
+    con: duckdb.DuckDBPyConnection,
+    schema: str,
+    table: str,
+    data: pa.Table | duckdb.DuckDBPyRelation,
+    *,
+    source: str,
+    run_id: str | None = None,
+    rejected: int = 0,
+    batch_id: str | None = None,
+) -> str:
+    """Swap `schema.table` for `data` and record the batch; call inside a transaction."""
+    batch_id = batch_id or new_batch_id()
+    con.register("_hub_incoming", data)
+    try:
+        con.execute(
+            f"CREATE OR REPLACE TABLE {table_ref(schema, table)} AS SELECT * FROM _hub_incoming"
+        )
+    finally:
+        con.unregister("_hub_incoming")
+    rows = con.execute(f"SELECT count(*) FROM {table_ref(schema, table)}").fetchone()[0]
+    con.execute(
+        "INSERT INTO meta.batches VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [batch_id, f"{schema}.{table}", source, now(), rows, rejected, run_id],
+    )
+    return batch_id

@@ -1,0 +1,116 @@
+"""Which checks every table has: the declared ones plus those Groundwork adds by itself.
+
+Added by Groundwork: the row count is not zero and the primary key is unique and not null
+(blocking), foreign keys declared with `references` resolve (blocking), and rejected rows
+stay under `max_rejects` (blocking when declared, a warning otherwise).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hub.config import HubConfig
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    table: str
+    "The checked table, `<layer>.<name>`."
+    name: str
+    blocking: bool
+    expectation: str | None = None
+    "GX expectation type; None for the SQL checks (`references`, `rejects`)."
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    sql: str | None = None
+    "`references` or `rejects` for the checks GX cannot express on one table."
+
+    @property
+    def description(self) -> str:
+        what = self.expectation or self.sql or ""
+        args = ", ".join(f"{k}={v!r}" for k, v in self.kwargs.items())
+        return f"{what}({args}){' — blocking' if self.blocking else ''}"
+
+
+def table_checks(config: HubConfig) -> dict[str, list[CheckSpec]]:
+    """Every checked table, with its checks, in a stable order."""
+    checks: dict[str, list[CheckSpec]] = {}
+    for source, table, table_config in config.raw_tables():
+        ref = f"raw.{source}__{table}"
+        specs = _structural(ref, table_config.primary_key)
+        for column, target in table_config.references.items():
+            specs.append(
+                CheckSpec(
+                    ref,
+                    f"references__{column}",
+                    True,
+                    kwargs={"column": column, "target": target},
+                    sql="references",
+                )
+            )
+        specs.append(
+            CheckSpec(
+                ref,
+                "rejects",
+                table_config.max_rejects is not None,
+                kwargs={"max_rejects": table_config.max_rejects or 0},
+                sql="rejects",
+            )
+        )
+        checks[ref] = specs
+    for name in config.entities:
+        checks[f"unified.{name}"] = _structural(f"unified.{name}", [f"{name}_id"])
+    for name, product in config.serve.items():
+        checks[f"serve.{name}"] = _structural(f"serve.{name}", product.primary_key)
+    for ref, declared in config.checks.items():
+        if ref not in checks:
+            raise ValueError(f"checks.{ref}: no such table. Use one of {sorted(checks)}.")
+        checks[ref] += [
+            CheckSpec(ref, c.check_name, c.severity == "error", c.expect, dict(c.kwargs))
+            for c in declared
+        ]
+    for ref, specs in checks.items():
+        names = [s.name for s in specs]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"checks.{ref}: check names {duplicates} repeat; give each a `name`.")
+    return checks
+
+
+def blocking_checks(config: HubConfig, table: str) -> list[str]:
+    return [s.name for s in table_checks(config).get(table, []) if s.blocking]
+
+
+def _structural(ref: str, primary_key: list[str]) -> list[CheckSpec]:
+    specs = [
+        CheckSpec(ref, "row_count", True, "expect_table_row_count_to_be_between", {"min_value": 1})
+    ]
+    if len(primary_key) == 1:
+        column = primary_key[0]
+        specs += [
+            CheckSpec(
+                ref,
+                f"unique__{column}",
+                True,
+                "expect_column_values_to_be_unique",
+                {"column": column},
+            ),
+            CheckSpec(
+                ref,
+                f"not_null__{column}",
+                True,
+                "expect_column_values_to_not_be_null",
+                {"column": column},
+            ),
+        ]
+    elif primary_key:
+        specs.append(
+            CheckSpec(
+                ref,
+                "primary_key",
+                True,
+                "expect_compound_columns_to_be_unique",
+                {"column_list": list(primary_key)},
+            )
+        )
+    return specs

@@ -1,0 +1,60 @@
+"""The checks GX cannot express on one pandas batch, as one DuckDB query each.
+
+`references`: every non-null value of a column exists in the referenced table's column.
+`rejects`: the latest load of the table rejected no more rows than `max_rejects`.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from hub.store import quote_ident, split_ref, table_ref
+from quality.gx_bridge import SAMPLE_SIZE, Verdict
+from quality.specs import CheckSpec
+
+
+def run_sql_check(con: duckdb.DuckDBPyConnection, spec: CheckSpec) -> Verdict:
+    if spec.sql == "references":
+        return _references(con, spec)
+    if spec.sql == "rejects":
+        return _rejects(con, spec)
+    raise ValueError(f"unknown SQL check {spec.sql!r}")
+
+
+def _references(con: duckdb.DuckDBPyConnection, spec: CheckSpec) -> Verdict:
+    schema, table = split_ref(spec.table)
+    target_table, _, target_column = spec.kwargs["target"].partition(".")
+    column = quote_ident(spec.kwargs["column"])
+    target = table_ref(schema, target_table)
+    try:
+        count, sample = con.execute(
+            f"SELECT count(*), list(DISTINCT CAST(t.{column} AS VARCHAR))[1:{SAMPLE_SIZE}] "
+            f"FROM {table_ref(schema, table)} t ANTI JOIN {target} r "
+            f"ON CAST(t.{column} AS VARCHAR) = CAST(r.{quote_ident(target_column)} AS VARCHAR) "
+            f"WHERE t.{column} IS NOT NULL"
+        ).fetchone()
+    except duckdb.Error as exc:
+        return Verdict(spec.name, None, error=f"references {spec.kwargs['target']}: {exc}")
+    metadata = {"unexpected_count": count, "references": spec.kwargs["target"]}
+    if count:
+        metadata["unexpected_sample"] = sorted(sample)
+    return Verdict(spec.name, count == 0, metadata)
+
+
+def _rejects(con: duckdb.DuckDBPyConnection, spec: CheckSpec) -> Verdict:
+    row = con.execute(
+        "SELECT batch_id, rejected FROM meta.batches WHERE table_name = ? "
+        "ORDER BY loaded_at DESC LIMIT 1",
+        [spec.table],
+    ).fetchone()
+    batch_id, rejected = row if row else (None, 0)
+    metadata: dict = {"rejected": rejected, "max_rejects": spec.kwargs["max_rejects"]}
+    if rejected:
+        _, table = split_ref(spec.table)
+        reasons = con.execute(
+            f"SELECT location || ': ' || reason FROM {table_ref('rejects', table)} "
+            f"WHERE batch_id = ? LIMIT {SAMPLE_SIZE}",
+            [batch_id],
+        ).fetchall()
+        metadata["reject_sample"] = [r[0] for r in reasons]
+    return Verdict(spec.name, rejected <= spec.kwargs["max_rejects"], metadata)
