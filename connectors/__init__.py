@@ -1,6 +1,6 @@
 """Connectors read siloed sources into Arrow tables, one module per source kind.
 
-Every module exposes the same function, `read(source, table, config, root) -> Extract`;
+Every module exposes the same function, `read(source, name, table, config, root) -> Extract`;
 `hub.load` adds lineage columns and writes the result into `raw.<source>__<table>` in one
 transaction. Adding a source kind means adding one module named after the kind.
 """

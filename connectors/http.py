@@ -54,9 +54,16 @@ def read(source: SourceConfig, name: str, table: str, config: TableConfig, root:
             f"source {name}, table {table}: {first} returned no rows. "
             "Fix: check the endpoint; the previous data is kept."
         )
-    return Extract(
-        rows=with_origin(pa.Table.from_pylist(records), origins), rejects=rejects, location=first
-    )
+    # Every key of every record is a column (from_pylist would keep only the first record's).
+    columns = list(dict.fromkeys(key for record in records for key in record))
+    try:
+        table_rows = pa.Table.from_pydict({c: [r.get(c) for r in records] for c in columns})
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise SourceReadError(
+            f"source {name}, table {table}: {first} returned values of mixed types ({exc}). "
+            "Fix: make the API return one type per field; the last good data is kept."
+        ) from exc
+    return Extract(rows=with_origin(table_rows, origins), rejects=rejects, location=first)
 
 
 def _get_json(url: str, name: str, table: str) -> object:

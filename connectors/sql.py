@@ -43,7 +43,15 @@ def read(source: SourceConfig, name: str, table: str, config: TableConfig, root:
         ) from exc
     finally:
         engine.dispose()
-    rows = pa.Table.from_batches(batches) if batches else _empty(columns)
+    # Types are inferred per chunk (a column that is NULL throughout one chunk is `null`
+    # there), so chunks are unified rather than required to match.
+    rows = (
+        pa.concat_tables(
+            [pa.Table.from_batches([b]) for b in batches], promote_options="permissive"
+        )
+        if batches
+        else _empty(columns)
+    )
     return Extract(rows=with_origin(rows, f"{shown}#{table}"), location=shown)
 
 

@@ -18,6 +18,10 @@ from hub.config import HubConfig
 from hub.store import Store, now, quote_ident, split_ref, table_ref
 
 
+class DeliveryError(Exception):
+    """An approved draft cannot be delivered; it stays approved and nothing is sent."""
+
+
 @dataclass(frozen=True)
 class Delivered:
     draft_id: str
@@ -51,7 +55,7 @@ def deliver_approved(config: HubConfig, store: Store, run_id: str | None = None)
         ).fetchall()
         for draft_id, title, body, recipient in pending:
             if not recipient:
-                raise ValueError(
+                raise DeliveryError(
                     f"draft {draft_id}: no address for its subject in "
                     f"{config.delivery.recipients_from}. Fix the subject's e-mail, then retry."
                 )

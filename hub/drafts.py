@@ -27,16 +27,18 @@ def list_drafts(store: Store, status: str | None = None) -> pd.DataFrame:
 
 
 def approve(store: Store, draft_id: str, by: str) -> None:
-    _decide(store, draft_id, by, "approved", reason=None)
+    _decide(store, draft_id, by, "approved", "draft.approve", reason=None)
 
 
 def reject(store: Store, draft_id: str, by: str, reason: str) -> None:
     if not reason.strip():
         raise DraftError("a rejection needs a reason: pass --reason TEXT.")
-    _decide(store, draft_id, by, "rejected", reason=reason)
+    _decide(store, draft_id, by, "rejected", "draft.reject", reason=reason)
 
 
-def _decide(store: Store, draft_id: str, by: str, status: str, reason: str | None) -> None:
+def _decide(
+    store: Store, draft_id: str, by: str, status: str, action: str, reason: str | None
+) -> None:
     if not by.strip():
         raise DraftError("say who decides: pass --by NAME.")
     with store.transaction() as con:
@@ -55,7 +57,7 @@ def _decide(store: Store, draft_id: str, by: str, status: str, reason: str | Non
         audit.append(
             con,
             actor=f"human:{by}",
-            action=f"draft.{status.removesuffix('d')}",
+            action=action,
             target=draft_id,
             details={"reason": reason},
         )

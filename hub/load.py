@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import duckdb
 import pyarrow as pa
 
 from connectors import Extract, SourceReadError, reader_for
@@ -61,6 +62,33 @@ def load_table(
     name = raw_table_name(source, table)
     batch_id = new_batch_id()
     rows = _with_lineage(extract.rows, source, batch_id)
+    try:
+        _write(store, source, name, rows, extract, batch_id, run_id)
+    except duckdb.Error as exc:
+        raise LoadError(
+            f"source {source}, table {table}: the store refused the load ({exc}); nothing "
+            "was applied and the previous data is kept. Fix the cause above and reload."
+        ) from exc
+    return LoadResult(
+        table=f"raw.{name}",
+        batch_id=batch_id,
+        rows=rows.num_rows,
+        rejected=len(extract.rejects),
+        location=extract.location,
+        columns=extract.rows.column_names,
+    )
+
+
+def _write(
+    store: Store,
+    source: str,
+    name: str,
+    rows: pa.Table,
+    extract: Extract,
+    batch_id: str,
+    run_id: str | None,
+) -> None:
+    """One transaction: swap the raw table, keep the rejects, record the batch, audit."""
     with store.transaction() as con:
         replace_table(
             con,
@@ -92,14 +120,6 @@ def load_table(
                 "run_id": run_id,
             },
         )
-    return LoadResult(
-        table=f"raw.{name}",
-        batch_id=batch_id,
-        rows=rows.num_rows,
-        rejected=len(extract.rejects),
-        location=extract.location,
-        columns=extract.rows.column_names,
-    )
 
 
 def _with_lineage(rows: pa.Table, source: str, batch_id: str) -> pa.Table:

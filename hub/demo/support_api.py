@@ -106,7 +106,9 @@ class SupportAPI:
 def start_support_api(tickets_path: Path, host: str = "127.0.0.1", port: int = 0) -> SupportAPI:
     """Serve ``tickets_path`` on ``host:port`` (0 = any free port) from a daemon thread."""
     server = _SupportServer((host, port), Path(tickets_path))
-    thread = threading.Thread(target=server.serve_forever, name="support-api", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="support-api", daemon=True
+    )
     thread.start()
     bound_host, bound_port = server.server_address[:2]
     return SupportAPI(url=f"http://{bound_host}:{bound_port}", _server=server, _thread=thread)

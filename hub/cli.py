@@ -1,0 +1,337 @@
+"""`hub`: the command line of Groundwork.
+
+Every command reads the project from `--config`, `$HUB_CONFIG` or `./hub.yaml`. Errors are
+printed as one clear message (what, where, the fix) with exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from hub.config import ConfigError, config_path, load_config
+from hub.store import Store, StoreError
+
+app = typer.Typer(
+    help="Groundwork: unify siloed sources into a governed DuckDB store, prove the data, "
+    "then let agents draft behind a human approval.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+audit_app = typer.Typer(help="The hash-chained audit trail.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+console = Console()
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="hub.yaml to use (default: ./hub.yaml).")
+]
+
+
+def _store(config: Path | None) -> Store:
+    loaded = load_config(config)
+    return Store(loaded.resolve(loaded.store.path))
+
+
+@app.command()
+def init(
+    path: Annotated[Path, typer.Argument(help="Where to write the file.")] = Path("hub.yaml"),
+    force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented starter hub.yaml."""
+    if path.exists() and not force:
+        raise ConfigError(f"{path} exists. Fix: pass --force to overwrite it, or another path.")
+    shutil.copyfile(Path(__file__).with_name("templates") / "hub.yaml", path)
+    console.print(f"Wrote {path}. Edit its sources, then run [bold]hub run[/].")
+
+
+@app.command()
+def demo(
+    dirty: Annotated[
+        bool, typer.Option(help="Inject defects: the checks fail and the agent is stopped.")
+    ] = False,
+    seed: Annotated[int, typer.Option(help="Seed of the generated data.")] = 7,
+    keep_store: Annotated[
+        bool, typer.Option(help="Keep the existing store instead of starting fresh.")
+    ] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Generate the demo sources, run the whole graph, and print a summary."""
+    from hub.demo import DEMO_CONFIG, SOURCES_FOLDER, demo_services
+    from hub.demo.generate import generate
+    from hub.runner import materialize
+
+    path = config_path(config)
+    if not path.exists():
+        shutil.copyfile(DEMO_CONFIG, path)
+        console.print(f"Wrote the demo project's configuration to {path}.")
+    loaded = load_config(path)
+    if not keep_store:
+        for stale in (loaded.store.path, loaded.store.agent_path, loaded.delivery.outbox):
+            target = loaded.resolve(stale)
+            shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
+    started = time.monotonic()
+    counts = generate(loaded.root / SOURCES_FOLDER, seed=seed, dirty=dirty)
+    generated = time.monotonic() - started
+    console.print(
+        f"Generated the {'[red]dirty[/] ' if dirty else ''}demo sources in "
+        f"{loaded.root / SOURCES_FOLDER}: "
+        + ", ".join(f"{v} {k}" for k, v in counts.items())
+    )
+    with demo_services(loaded.root), console.status("Materializing the whole graph…"):
+        report = materialize(path)
+    _print_summary(path, {"generate": round(generated, 2), **report.seconds}, report.run_id)
+    unexpected = report.unexpected_failures() if dirty else report.failures
+    if unexpected:
+        for step, why in unexpected.items():
+            console.print(f"[red]{step} failed:[/] {why}")
+        raise typer.Exit(1)
+
+
+@app.command()
+def run(
+    select: Annotated[
+        list[str] | None,
+        typer.Option("--select", "-s", help="Asset key to run, e.g. agents/onboarding (repeat)."),
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Materialize the whole graph (or selected assets) as a Dagster run."""
+    from hub.demo import demo_services
+    from hub.runner import materialize
+
+    path = config_path(config)
+    loaded = load_config(path)
+    with demo_services(loaded.root), console.status("Materializing…"):
+        report = materialize(path, select)
+    _print_summary(path, report.seconds, report.run_id)
+    for step, why in report.failures.items():
+        console.print(f"[red]{step} failed:[/] {why}")
+    if not report.success:
+        raise typer.Exit(1)
+
+
+@app.command()
+def status(config: ConfigOption = None) -> None:
+    """Rows per table, rejected rows, failing checks, drafts and the agents' gates."""
+    _print_summary(config_path(config), {}, None)
+
+
+@app.command()
+def sql(
+    query: Annotated[str, typer.Argument(help="A SQL query on the store (read-only).")],
+    config: ConfigOption = None,
+) -> None:
+    """Run a read-only query on the store and print the result."""
+    with _store(config).reader() as con:
+        frame = con.execute(query).df()
+    _print_frame(frame)
+
+
+@app.command()
+def drafts(
+    status: Annotated[
+        str | None, typer.Option(help="Only this status: pending, approved, rejected, delivered.")
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """List the agents' drafts."""
+    from hub.drafts import list_drafts
+
+    _print_frame(list_drafts(_store(config), status))
+
+
+@app.command()
+def draft(
+    draft_id: Annotated[str, typer.Argument(help="The draft's id (see `hub drafts`).")],
+    config: ConfigOption = None,
+) -> None:
+    """Show one draft in full, with its citations, before you decide on it."""
+    with _store(config).reader() as con:
+        row = con.execute(
+            "SELECT title, body, status, citations, mode, model FROM agents.drafts "
+            "WHERE draft_id = ?",
+            [draft_id],
+        ).fetchone()
+    if row is None:
+        raise ConfigError(f"no draft {draft_id}. See `hub drafts` for the ids.")
+    title, body, state, citations, mode, model = row
+    console.print(f"[bold]{title}[/]  ({state}, mode {mode}, model {model})\n")
+    console.print(body, markup=False)
+    console.print(f"\n[dim]citations: {citations}[/]")
+
+
+@app.command()
+def approve(
+    draft_id: Annotated[str, typer.Argument(help="The draft to approve.")],
+    by: Annotated[str, typer.Option("--by", help="Who approves (goes to the audit trail).")],
+    config: ConfigOption = None,
+) -> None:
+    """Approve a pending draft; delivery then sends it (sensor or `hub deliver`)."""
+    from hub.drafts import approve as approve_draft
+
+    approve_draft(_store(config), draft_id, by)
+    console.print(f"Approved {draft_id}. It is delivered by the next `hub deliver` or the sensor.")
+
+
+@app.command()
+def reject(
+    draft_id: Annotated[str, typer.Argument(help="The draft to reject.")],
+    by: Annotated[str, typer.Option("--by", help="Who rejects.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (goes to the audit trail).")],
+    config: ConfigOption = None,
+) -> None:
+    """Reject a pending draft; it is never delivered."""
+    from hub.drafts import reject as reject_draft
+
+    reject_draft(_store(config), draft_id, by, reason)
+    console.print(f"Rejected {draft_id}.")
+
+
+@app.command()
+def deliver(config: ConfigOption = None) -> None:
+    """Run the delivery job now: approved drafts become .eml files in the outbox."""
+    from hub.runner import run_job
+
+    path = config_path(config)
+    report = run_job(path, "deliver_drafts")
+    if not report.success:
+        for step, why in report.failures.items():
+            console.print(f"[red]{step} failed:[/] {why}")
+        raise typer.Exit(1)
+    loaded = load_config(path)
+    with _store(path).reader() as con:
+        done = con.execute(
+            "SELECT draft_id, delivered_at FROM agents.drafts WHERE status = 'delivered' "
+            "ORDER BY delivered_at"
+        ).fetchall()
+    console.print(
+        f"{len(done)} draft(s) delivered so far, in {loaded.resolve(loaded.delivery.outbox)}."
+    )
+
+
+@audit_app.command("verify")
+def audit_verify(config: ConfigOption = None) -> None:
+    """Prove that no audit record was changed or removed."""
+    from hub import audit
+
+    with _store(config).reader() as con:
+        verdict = audit.verify(con)
+    if verdict.ok:
+        console.print(f"[green]audit trail intact[/]: {verdict.records} records, chain verified.")
+        return
+    console.print(f"[red]audit trail broken[/]: {verdict.problem}.")
+    raise typer.Exit(1)
+
+
+@app.command()
+def ui(
+    port: Annotated[int, typer.Option(help="Port of the Dagster UI.")] = 3000,
+    config: ConfigOption = None,
+) -> None:
+    """Open the Dagster UI (`dagster dev`) on this project."""
+    from hub.demo import demo_services
+    from hub.runner import dagster_instance
+
+    path = config_path(config)
+    loaded = load_config(path)
+    dagster_instance(loaded.root)
+    workspace = Path(__file__).resolve().parent.parent / "workspace.yaml"
+    command = [sys.executable, "-m", "dagster", "dev", "-p", str(port), "-h", "127.0.0.1"]
+    command += ["-w", str(workspace)] if workspace.exists() else ["-m", "hub.definitions"]
+    with demo_services(loaded.root):
+        env = {**os.environ, "HUB_CONFIG": str(path)}
+        console.print(f"Dagster UI on http://127.0.0.1:{port} (Ctrl-C to stop)")
+        # dagster dev ignores an inherited SIGINT-ignore; restore the default in the child.
+        child = subprocess.Popen(  # noqa: S603
+            command, env=env, cwd=loaded.root,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509
+        )
+        signal.signal(signal.SIGTERM, lambda *_: child.terminate())
+        try:
+            raise typer.Exit(child.wait())
+        except KeyboardInterrupt:
+            child.terminate()
+            raise typer.Exit(child.wait()) from None
+
+
+def _print_summary(path: Path, seconds: dict[str, float], run_id: str | None) -> None:
+    from hub.report import status as store_status
+
+    loaded = load_config(path)
+    state = store_status(loaded, Store(loaded.resolve(loaded.store.path)))
+    tables = Table("table", "rows", "rejected", title="Store " + str(loaded.store.path))
+    for name, rows, rejected in state.tables:
+        tables.add_row(name, str(rows), f"[red]{rejected}[/]" if rejected else "0")
+    console.print(tables)
+    failed = len(state.checks_failed)
+    console.print(
+        f"Checks: [green]{state.checks_passed} passed[/], "
+        f"{'[red]' if failed else ''}{failed} failed{'[/]' if failed else ''}"
+    )
+    for table, check, blocking in state.checks_failed:
+        kind = "[red]blocking[/]" if blocking else "[yellow]warning[/]"
+        console.print(f"  ✗ {table}: {check} ({kind})")
+    for verdict in state.gates:
+        if verdict.open:
+            console.print(f"Agent [bold]{verdict.agent}[/]: gate open.")
+        else:
+            console.print(f"Agent [bold]{verdict.agent}[/]: [red]did not run[/] — ", end="")
+            console.print(verdict.message(), markup=False)
+    console.print(
+        "Drafts: "
+        + (", ".join(f"{n} {s}" for s, n in state.drafts.items()) if state.drafts else "none")
+    )
+    if seconds:
+        console.print(
+            "Seconds per stage: " + ", ".join(f"{k} {v:.1f}" for k, v in seconds.items())
+        )
+    if run_id:
+        console.print(f"Dagster run {run_id} (see it in `hub ui`).")
+    console.print(
+        "\nNext: [bold]hub drafts[/] · [bold]hub draft ID[/] · [bold]hub approve ID --by NAME[/]"
+        " · [bold]hub deliver[/] · [bold]hub audit verify[/] · [bold]hub ui[/] · in Python: "
+        '[bold]import hub; hub.sql("select * from unified.customer")[/]'
+    )
+
+
+def _print_frame(frame) -> None:  # noqa: ANN001 - pandas DataFrame
+    table = Table(*[str(c) for c in frame.columns])
+    for row in frame.itertuples(index=False):
+        table.add_row(*["" if v is None else str(v) for v in row])
+    console.print(table)
+    console.print(f"[dim]{len(frame)} row(s)[/]")
+
+
+def main() -> None:
+    """Entry point of the `hub` command: known errors become one message and exit code 2."""
+    import warnings
+
+    import click
+
+    warnings.filterwarnings("ignore", message=".*is currently in beta.*")
+
+    from hub.delivery import DeliveryError
+    from hub.drafts import DraftError
+    from hub.load import LoadError
+
+    try:
+        code = app(standalone_mode=False)
+    except (ConfigError, StoreError, DraftError, DeliveryError, LoadError) as exc:
+        console.print(f"error: {exc}", style="red", markup=False, highlight=False)
+        sys.exit(2)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except (click.Abort, KeyboardInterrupt):
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

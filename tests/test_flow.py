@@ -1,0 +1,107 @@
+"""End to end on the demo: sources -> store -> checks -> gate -> agent -> approval -> outbox."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import hub
+from hub import audit
+from hub.delivery import deliver_approved
+from hub.drafts import DraftError, approve, list_drafts, reject
+from hub.runner import materialize
+from tests.conftest import DemoProject
+
+
+def test_clean_data_one_pending_draft_per_client(demo_project: DemoProject) -> None:
+    report = materialize(demo_project.config_path)
+
+    assert report.success, report.failures
+    drafts = hub.sql("SELECT * FROM agents.drafts ORDER BY subject_name")
+    clients = hub.sql("SELECT count(*) AS n FROM raw.crm__clients").n[0]
+    assert len(drafts) == clients == 12
+    assert set(drafts.status) == {"pending"}
+    assert set(drafts["mode"]) == {"offline"}
+    first = drafts.iloc[0]
+    citations = json.loads(first.citations)
+    assert citations["documents"] and citations["sql"]
+    assert first.subject_name in first.body
+    # the agent only ever saw masked contact data
+    served = hub.sql("SELECT email, phone FROM serve.clients")
+    assert served.email.str.contains(r"^.\*\*\*@").all()
+    assert served.phone.str.startswith("***").all()
+
+
+def test_dirty_data_stops_the_agent_and_names_the_checks(demo_project: DemoProject) -> None:
+    demo_project.generate(dirty=True)
+
+    report = materialize(demo_project.config_path)
+
+    assert not report.success
+    assert set(report.unexpected_failures()) == set()  # only checks failed
+    failed = hub.sql(
+        "SELECT table_name || ':' || check_name AS c FROM meta.check_results WHERE NOT passed"
+    ).c
+    assert set(failed) == {
+        "raw.crm__clients:unique__client_id",
+        "raw.crm__clients:match_regex__email",
+        "raw.billing__invoices:references__account_id",
+        "raw.billing__invoices:rejects",
+    }
+    assert hub.sql("SELECT count(*) AS n FROM agents.drafts").n[0] == 0
+    rejected = hub.sql("SELECT location, reason, record FROM rejects.billing__invoices")
+    assert len(rejected) == 1 and "line" in rejected.location[0]
+
+
+def test_agent_alone_after_a_failed_blocking_check_is_refused(
+    demo_project: DemoProject,
+) -> None:
+    assert materialize(demo_project.config_path).success
+    demo_project.generate(dirty=True)
+    # reload only the CRM clients (and their checks): the served data is still the old one
+    materialize(demo_project.config_path, ["raw/crm/clients"])
+
+    report = materialize(demo_project.config_path, ["agents/onboarding"])
+
+    assert not report.success
+    why = report.failures["agents__onboarding"]
+    assert "foundation gate closed" in why
+    assert "raw.crm__clients: check unique__client_id failed" in why
+    assert "raw.crm__clients: check match_regex__email failed" in why
+    pending = hub.sql("SELECT count(*) AS n FROM agents.drafts WHERE status = 'pending'").n[0]
+    assert pending == 12  # the earlier drafts, no new ones
+    refusals = hub.sql("SELECT * FROM meta.audit_log WHERE action = 'agent.refused'")
+    assert len(refusals) == 1
+
+
+def test_approval_delivery_exactly_once_and_audit_chain(demo_project: DemoProject) -> None:
+    assert materialize(demo_project.config_path).success
+    store, config = demo_project.store, demo_project.config
+    ids = list(list_drafts(store, "pending").draft_id)
+    approve(store, ids[0], by="maria")
+    reject(store, ids[1], by="maria", reason="wrong kick-off date")
+    with pytest.raises(DraftError, match="only pending drafts"):
+        approve(store, ids[1], by="maria")
+
+    first = deliver_approved(config, store)
+    second = deliver_approved(config, store)
+
+    outbox = sorted((demo_project.root / "outbox").glob("*.eml"))
+    assert [p.stem for p in outbox] == [ids[0]] and len(first) == 1 and second == []
+    message = outbox[0].read_text()
+    assert "To: " in message and "***" not in message  # the real address, not the mask
+    statuses = dict(hub.sql("SELECT draft_id, status FROM agents.drafts").values.tolist())
+    assert statuses[ids[0]] == "delivered" and statuses[ids[1]] == "rejected"
+    assert list(list_drafts(store, "pending").draft_id) == ids[2:]
+
+    with store.reader() as con:
+        assert audit.verify(con).ok
+        actions = {r[0] for r in con.execute("SELECT action FROM meta.audit_log").fetchall()}
+    assert {"load", "checks", "build", "publish", "agent.draft", "agent.run",
+            "draft.approve", "draft.reject", "draft.deliver"} <= actions
+
+    with store.writer() as con:
+        con.execute("UPDATE meta.audit_log SET details = '{}' WHERE action = 'draft.approve'")
+        verdict = audit.verify(con)
+    assert not verdict.ok and "changed" in verdict.problem
