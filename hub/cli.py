@@ -84,8 +84,7 @@ def demo(
     generated = time.monotonic() - started
     console.print(
         f"Generated the {'[red]dirty[/] ' if dirty else ''}demo sources in "
-        f"{loaded.root / SOURCES_FOLDER}: "
-        + ", ".join(f"{v} {k}" for k, v in counts.items())
+        f"{loaded.root / SOURCES_FOLDER}: " + ", ".join(f"{v} {k}" for k, v in counts.items())
     )
     with demo_services(loaded.root), console.status("Materializing the whole graph…"):
         report = materialize(path)
@@ -253,7 +252,9 @@ def ui(
         console.print(f"Dagster UI on http://127.0.0.1:{port} (Ctrl-C to stop)")
         # dagster dev ignores an inherited SIGINT-ignore; restore the default in the child.
         child = subprocess.Popen(  # noqa: S603
-            command, env=env, cwd=loaded.root,
+            command,
+            env=env,
+            cwd=loaded.root,
             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509
         )
         signal.signal(signal.SIGTERM, lambda *_: child.terminate())
@@ -292,9 +293,7 @@ def _print_summary(path: Path, seconds: dict[str, float], run_id: str | None) ->
         + (", ".join(f"{n} {s}" for s, n in state.drafts.items()) if state.drafts else "none")
     )
     if seconds:
-        console.print(
-            "Seconds per stage: " + ", ".join(f"{k} {v:.1f}" for k, v in seconds.items())
-        )
+        console.print("Seconds per stage: " + ", ".join(f"{k} {v:.1f}" for k, v in seconds.items()))
     if run_id:
         console.print(f"Dagster run {run_id} (see it in `hub ui`).")
     console.print(
@@ -335,3 +334,7 @@ def main() -> None:
     except (click.Abort, KeyboardInterrupt):
         sys.exit(130)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -135,6 +135,7 @@ class CheckConfig(Model):
             return self.name
         column = self.kwargs.get("column")
         short = self.expect.removeprefix("expect_column_values_to_").removeprefix("expect_")
+        short = short.replace("not_be_", "not_").removeprefix("be_")
         return f"{short}__{column}" if column else short
 
 
@@ -325,6 +326,8 @@ def _fix(error: Any) -> str:
         return "remove it or correct its spelling (see `hub init` for the known keys)."
     if kind in ("literal_error", "enum"):
         return "use one of the values listed."
+    if kind == "list_type":
+        return "write a list, e.g. [id] or [a, b]."
     if kind == "string_pattern_mismatch":
         return "use the expected form shown."
     return "correct the value as described."

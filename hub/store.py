@@ -133,12 +133,12 @@ class Store:
                 if time.monotonic() >= deadline:
                     raise StoreError(
                         f"the store {self.path} stayed locked by another process for "
-                        f"{self.lock_timeout:.0f}s ({_lock_holder(exc)}). Fix: wait for the "
+                        f"{self.lock_timeout:g}s ({_lock_holder(exc)}). Fix: wait for the "
                         "running materialization to finish, or close the connection "
                         "that holds it, then retry."
                     ) from exc
                 time.sleep(delay)
-                delay = min(delay * 2, 1.0)
+                delay = min(delay * 2, 0.25)
 
 
 def _lock_holder(exc: Exception) -> str:

@@ -36,7 +36,7 @@ def run_expectations(table: str, frame: pd.DataFrame, specs: list[CheckSpec]) ->
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
-    from great_expectations.exceptions import InvalidExpectationConfigurationError
+    from great_expectations.exceptions import GreatExpectationsError
     from great_expectations.expectations.registry import get_expectation_impl
 
     context = gx.get_context(mode="ephemeral")
@@ -52,7 +52,7 @@ def run_expectations(table: str, frame: pd.DataFrame, specs: list[CheckSpec]) ->
         try:
             expectation_class = get_expectation_impl(spec.expectation)
             suite.add_expectation(expectation_class(**spec.kwargs, meta={"check": spec.name}))
-        except (InvalidExpectationConfigurationError, ValueError, TypeError, KeyError) as exc:
+        except (GreatExpectationsError, ValueError, TypeError, KeyError) as exc:
             verdicts[spec.name] = Verdict(
                 spec.name, None, error=f"{spec.expectation}: cannot be configured: {exc}"
             )

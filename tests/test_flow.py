@@ -98,8 +98,17 @@ def test_approval_delivery_exactly_once_and_audit_chain(demo_project: DemoProjec
     with store.reader() as con:
         assert audit.verify(con).ok
         actions = {r[0] for r in con.execute("SELECT action FROM meta.audit_log").fetchall()}
-    assert {"load", "checks", "build", "publish", "agent.draft", "agent.run",
-            "draft.approve", "draft.reject", "draft.deliver"} <= actions
+    assert {
+        "load",
+        "checks",
+        "build",
+        "publish",
+        "agent.draft",
+        "agent.run",
+        "draft.approve",
+        "draft.reject",
+        "draft.deliver",
+    } <= actions
 
     with store.writer() as con:
         con.execute("UPDATE meta.audit_log SET details = '{}' WHERE action = 'draft.approve'")

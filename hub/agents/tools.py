@@ -30,21 +30,24 @@ class SandboxTools:
     max_seconds: float = 10.0
     calls: list[dict[str, Any]] = field(default_factory=list)
     _retriever: Any = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    "The agent runs parallel tool calls in threads; one DuckDB connection is not thread-safe."
 
     def sql(self, query: str) -> str:
         """Run one read-only SQL SELECT on the governed data; returns rows as JSON."""
-        statements = self.con.extract_statements(query)
-        if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
-            self.calls.append({"tool": "sql", "sql": query, "refused": True})
-            raise ToolRefused("only one SELECT statement is allowed")
-        timer = threading.Timer(self.max_seconds, self.con.interrupt)
-        timer.start()
-        try:
-            cursor = self.con.execute(query)
-            columns = [d[0] for d in cursor.description]
-            rows = [dict(zip(columns, r, strict=True)) for r in cursor.fetchmany(self.max_rows)]
-        finally:
-            timer.cancel()
+        with self._lock:
+            statements = self.con.extract_statements(query)
+            if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
+                self.calls.append({"tool": "sql", "sql": query, "refused": True})
+                raise ToolRefused("only one SELECT statement is allowed")
+            timer = threading.Timer(self.max_seconds, self.con.interrupt)
+            timer.start()
+            try:
+                cursor = self.con.execute(query)
+                columns = [d[0] for d in cursor.description]
+                rows = [dict(zip(columns, r, strict=True)) for r in cursor.fetchmany(self.max_rows)]
+            finally:
+                timer.cancel()
         self.calls.append({"tool": "sql", "sql": query, "rows": len(rows)})
         return json.dumps(rows, default=str)
 
@@ -84,10 +87,11 @@ class SandboxTools:
 
             if self.documents_table is None:
                 raise ToolRefused("this agent has no documents to search")
-            rows = self.con.execute(
-                f"SELECT doc_id, title, body FROM {table_ref('main', self.documents_table)} "
-                "ORDER BY doc_id"
-            ).fetchall()
+            with self._lock:
+                rows = self.con.execute(
+                    f"SELECT doc_id, title, body FROM {table_ref('main', self.documents_table)} "
+                    "ORDER BY doc_id"
+                ).fetchall()
             nodes = [TextNode(id_=d, text=b, metadata={"title": t}) for d, t, b in rows]
             self._retriever = BM25Retriever.from_defaults(
                 nodes=nodes, similarity_top_k=min(top_k, len(nodes))

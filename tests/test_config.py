@@ -1,0 +1,75 @@
+"""hub.yaml: validation errors name the file, the path inside it and the fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hub.config import ConfigError, load_config
+from hub.demo import DEMO_CONFIG
+
+TEMPLATE = Path(__file__).parents[1] / "hub" / "templates" / "hub.yaml"
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "hub.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_demo_and_starter_files_are_valid(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CRM_PASSWORD", "secret")
+    assert set(load_config(DEMO_CONFIG).sources) == {"crm", "billing", "support", "docs"}
+    starter = load_config(TEMPLATE)
+    assert "secret" in (starter.sources["crm"].url or "")
+
+
+def test_error_names_file_path_and_fix(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "sources:\n  crm:\n    kind: sql\n    url: sqlite:///x.db\n"
+        "    tables:\n      clients: {primary_key: 3, colums: {}}\n",
+    )
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    message = str(error.value)
+    assert str(path) in message
+    assert "sources.crm.tables.clients.primary_key: Input should be a valid list" in message
+    assert "Fix: write a list" in message
+    assert "sources.crm.tables.clients.colums: Extra inputs are not permitted" in message
+    assert "Fix: remove it or correct its spelling" in message
+
+
+def test_kind_specific_location_is_required(tmp_path: Path) -> None:
+    path = write(tmp_path, "sources:\n  billing:\n    kind: files\n    tables: {x: {}}\n")
+    with pytest.raises(ConfigError, match=r"sources\.billing: .*a `files` source needs `path`"):
+        load_config(path)
+
+
+def test_environment_interpolation_with_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(
+        tmp_path,
+        "sources:\n  api:\n    kind: http\n    url: ${API_URL:-http://127.0.0.1:9}\n"
+        "    tables: {t: {}}\n  db:\n    kind: sql\n    url: postgresql://u:${DB_PW}@h/db\n"
+        "    tables: {t: {}}\n",
+    )
+    monkeypatch.setenv("DB_PW", "pw")
+    config = load_config(path)
+    assert config.sources["api"].url == "http://127.0.0.1:9"
+    assert config.sources["db"].url == "postgresql://u:pw@h/db"
+    monkeypatch.delenv("DB_PW")
+    with pytest.raises(ConfigError, match=r"sources\.db\.url: environment variable DB_PW is not"):
+        load_config(path)
+
+
+def test_missing_file_says_how_to_start(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="run `hub init`"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_relative_paths_resolve_against_the_file(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "store: {path: d/hub.duckdb}\n"))
+    assert config.resolve(config.store.path) == tmp_path / "d" / "hub.duckdb"

@@ -1,0 +1,120 @@
+"""The code location loads, and its graph is exactly what we expect (a snapshot).
+
+A change to the demo graph shows up here in review: update the snapshot on purpose.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import dagster as dg
+import pytest
+
+from hub.config import load_config
+from hub.definitions import build_definitions
+from hub.demo import DEMO_CONFIG
+
+ASSETS = [
+    "agents/onboarding",
+    "raw/billing/accounts",
+    "raw/billing/invoices",
+    "raw/crm/clients",
+    "raw/crm/contacts",
+    "raw/docs/onboarding",
+    "raw/support/tickets",
+    "serve/clients",
+    "serve/onboarding_docs",
+    "unified/customer",
+]
+STRUCTURAL = ["not_null__{pk}", "rejects", "row_count", "unique__{pk}"]
+CHECKS = sorted(
+    [
+        f"raw/{t}:{c.format(pk=pk)}"
+        for t, pk in [
+            ("billing/accounts", "account_id"),
+            ("billing/invoices", "invoice_id"),
+            ("crm/clients", "client_id"),
+            ("crm/contacts", "contact_id"),
+            ("docs/onboarding", "doc_id"),
+            ("support/tickets", "ticket_id"),
+        ]
+        for c in STRUCTURAL
+    ]
+    + [
+        f"{t}:{c.format(pk=pk)}"
+        for t, pk in [
+            ("unified/customer", "customer_id"),
+            ("serve/clients", "customer_id"),
+            ("serve/onboarding_docs", "doc_id"),
+        ]
+        for c in STRUCTURAL
+        if c != "rejects"
+    ]
+    + [
+        "raw/billing/invoices:between__amount",
+        "raw/billing/invoices:in_set__status",
+        "raw/billing/invoices:references__account_id",
+        "raw/crm/clients:match_regex__email",
+        "raw/crm/contacts:references__client_id",
+        "serve/clients:not_null__email",
+        "unified/customer:not_null__name",
+    ]
+)
+
+
+@pytest.fixture(scope="module")
+def defs() -> dg.Definitions:
+    return build_definitions(load_config(DEMO_CONFIG), str(DEMO_CONFIG))
+
+
+def test_asset_graph_snapshot(defs: dg.Definitions) -> None:
+    graph = defs.resolve_asset_graph()
+    assert sorted(k.to_user_string() for k in graph.get_all_asset_keys()) == ASSETS
+    checks = sorted(f"{k.asset_key.to_user_string()}:{k.name}" for k in graph.asset_check_keys)
+    assert checks == CHECKS
+
+
+def test_layers_are_wired_raw_to_agents(defs: dg.Definitions) -> None:
+    graph = defs.resolve_asset_graph()
+
+    def parents(key: str) -> list[str]:
+        return sorted(
+            p.to_user_string() for p in graph.get(dg.AssetKey(key.split("/"))).parent_keys
+        )
+
+    assert parents("agents/onboarding") == ["serve/clients", "serve/onboarding_docs"]
+    assert parents("serve/clients") == [
+        "raw/billing/invoices",
+        "raw/support/tickets",
+        "unified/customer",
+    ]
+    assert parents("unified/customer") == [
+        "raw/billing/accounts",
+        "raw/crm/clients",
+        "raw/support/tickets",
+    ]
+    blocking = {
+        f"{k.asset_key.to_user_string()}:{k.name}"
+        for k in graph.asset_check_keys
+        if graph.get(k).blocking
+    }
+    assert "raw/crm/clients:unique__client_id" in blocking
+    assert "raw/billing/invoices:between__amount" not in blocking  # severity: warn
+
+
+def test_jobs_schedules_and_sensors_snapshot(defs: dg.Definitions) -> None:
+    jobs = sorted(j.name for j in defs.resolve_all_job_defs() if not j.name.startswith("__"))
+    assert jobs == ["all_assets", "deliver_drafts", "refresh_crm", "refresh_support"]
+    schedules = {s.name: s.cron_schedule for s in defs.schedules}
+    assert schedules == {
+        "refresh_crm_schedule": "0 6 * * *",
+        "refresh_support_schedule": "*/30 * * * *",
+    }
+    assert [s.name for s in defs.sensors] == ["approved_drafts_sensor"]
+
+
+def test_code_location_module_loads_from_hub_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HUB_CONFIG", str(DEMO_CONFIG))
+    module = importlib.reload(importlib.import_module("hub.definitions"))
+    assert isinstance(module.defs, dg.Definitions)
+    assert module.defs.resolve_job_def("all_assets") is not None
