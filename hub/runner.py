@@ -47,9 +47,9 @@ def materialize(config_path: Path, selection: list[str] | None = None) -> RunRep
     """Run the `all_assets` job (or the assets named `layer/name[/table]`) in process."""
     import dagster as dg
 
+    from assets import build_definitions
     from assets.schedules import ALL_ASSETS_JOB
     from hub.config import load_config
-    from hub.definitions import build_definitions
 
     config = load_config(config_path)
     defs = build_definitions(config, str(config_path))
@@ -63,8 +63,8 @@ def materialize(config_path: Path, selection: list[str] | None = None) -> RunRep
 
 
 def run_job(config_path: Path, job_name: str) -> RunReport:
+    from assets import build_definitions
     from hub.config import load_config
-    from hub.definitions import build_definitions
 
     config = load_config(config_path)
     defs = build_definitions(config, str(config_path))

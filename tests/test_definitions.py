@@ -10,8 +10,8 @@ import importlib
 import dagster as dg
 import pytest
 
+from assets import build_definitions
 from hub.config import load_config
-from hub.definitions import build_definitions
 from hub.demo import DEMO_CONFIG
 
 ASSETS = [

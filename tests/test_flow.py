@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 
+import dagster as dg
 import pytest
 
 import hub
+from assets.delivery import approved_drafts_sensor
 from hub import audit
 from hub.delivery import deliver_approved
 from hub.drafts import DraftError, approve, list_drafts, reject
-from hub.runner import materialize
+from hub.resource import HubResource
+from hub.runner import materialize, run_job
 from tests.conftest import DemoProject
 
 
@@ -84,11 +87,17 @@ def test_approval_delivery_exactly_once_and_audit_chain(demo_project: DemoProjec
     with pytest.raises(DraftError, match="only pending drafts"):
         approve(store, ids[1], by="maria")
 
-    first = deliver_approved(config, store)
-    second = deliver_approved(config, store)
+    resources = {"hub": HubResource(config_path=str(demo_project.config_path))}
+    tick = approved_drafts_sensor.evaluate_tick(dg.build_sensor_context(resources=resources))
+    assert [r.run_key for r in tick.run_requests] == [f"deliver:{ids[0]}"]
+    assert run_job(demo_project.config_path, "deliver_drafts").success  # what the sensor runs
+    assert deliver_approved(config, store) == []  # a second delivery sends nothing
+    assert run_job(demo_project.config_path, "deliver_drafts").success
 
     outbox = sorted((demo_project.root / "outbox").glob("*.eml"))
-    assert [p.stem for p in outbox] == [ids[0]] and len(first) == 1 and second == []
+    assert [p.stem for p in outbox] == [ids[0]]
+    tick = approved_drafts_sensor.evaluate_tick(dg.build_sensor_context(resources=resources))
+    assert tick.run_requests == []
     message = outbox[0].read_text()
     assert "To: " in message and "***" not in message  # the real address, not the mask
     statuses = dict(hub.sql("SELECT draft_id, status FROM agents.drafts").values.tolist())
