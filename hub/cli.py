@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hub.config import ConfigError, config_path, load_config
+from hub.report import print_summary
 from hub.store import Store, StoreError
 
 app = typer.Typer(
@@ -88,7 +89,7 @@ def demo(
     )
     with demo_services(loaded.root), console.status("Materializing the whole graph…"):
         report = materialize(path)
-    _print_summary(path, {"generate": round(generated, 2), **report.seconds}, report.run_id)
+    print_summary(console, path, {"generate": round(generated, 2), **report.seconds}, report.run_id)
     unexpected = report.unexpected_failures() if dirty else report.failures
     if unexpected:
         for step, why in unexpected.items():
@@ -112,7 +113,7 @@ def run(
     loaded = load_config(path)
     with demo_services(loaded.root), console.status("Materializing…"):
         report = materialize(path, select)
-    _print_summary(path, report.seconds, report.run_id)
+    print_summary(console, path, report.seconds, report.run_id)
     for step, why in report.failures.items():
         console.print(f"[red]{step} failed:[/] {why}")
     if not report.success:
@@ -122,7 +123,7 @@ def run(
 @app.command()
 def status(config: ConfigOption = None) -> None:
     """Rows per table, rejected rows, failing checks, drafts and the agents' gates."""
-    _print_summary(config_path(config), {}, None)
+    print_summary(console, config_path(config), {}, None)
 
 
 @app.command()
@@ -263,44 +264,6 @@ def ui(
         except KeyboardInterrupt:
             child.terminate()
             raise typer.Exit(child.wait()) from None
-
-
-def _print_summary(path: Path, seconds: dict[str, float], run_id: str | None) -> None:
-    from hub.report import status as store_status
-
-    loaded = load_config(path)
-    state = store_status(loaded, Store(loaded.resolve(loaded.store.path)))
-    tables = Table("table", "rows", "rejected", title="Store " + str(loaded.store.path))
-    for name, rows, rejected in state.tables:
-        tables.add_row(name, str(rows), f"[red]{rejected}[/]" if rejected else "0")
-    console.print(tables)
-    failed = len(state.checks_failed)
-    console.print(
-        f"Checks: [green]{state.checks_passed} passed[/], "
-        f"{'[red]' if failed else ''}{failed} failed{'[/]' if failed else ''}"
-    )
-    for table, check, blocking in state.checks_failed:
-        kind = "[red]blocking[/]" if blocking else "[yellow]warning[/]"
-        console.print(f"  ✗ {table}: {check} ({kind})")
-    for verdict in state.gates:
-        if verdict.open:
-            console.print(f"Agent [bold]{verdict.agent}[/]: gate open.")
-        else:
-            console.print(f"Agent [bold]{verdict.agent}[/]: [red]did not run[/] — ", end="")
-            console.print(verdict.message(), markup=False)
-    console.print(
-        "Drafts: "
-        + (", ".join(f"{n} {s}" for s, n in state.drafts.items()) if state.drafts else "none")
-    )
-    if seconds:
-        console.print("Seconds per stage: " + ", ".join(f"{k} {v:.1f}" for k, v in seconds.items()))
-    if run_id:
-        console.print(f"Dagster run {run_id} (see it in `hub ui`).")
-    console.print(
-        "\nNext: [bold]hub drafts[/] · [bold]hub draft ID[/] · [bold]hub approve ID --by NAME[/]"
-        " · [bold]hub deliver[/] · [bold]hub audit verify[/] · [bold]hub ui[/] · in Python: "
-        '[bold]import hub; hub.sql("select * from unified.customer")[/]'
-    )
 
 
 def _print_frame(frame) -> None:  # noqa: ANN001 - pandas DataFrame

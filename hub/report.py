@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
 
 from hub import gate
-from hub.config import HubConfig
+from hub.config import HubConfig, load_config
 from hub.store import Store
 
 
@@ -19,6 +23,8 @@ class Status:
     drafts: dict[str, int]
     "status -> count"
     gates: list[gate.GateVerdict]
+    first_pending: str | None
+    "The oldest pending draft, for the next-steps hint."
 
 
 def status(config: HubConfig, store: Store) -> Status:
@@ -39,10 +45,68 @@ def status(config: HubConfig, store: Store) -> Status:
             ).fetchall()
         )
         gates = [gate.evaluate(con, config, name) for name in config.agents]
+        pending = con.execute(
+            "SELECT draft_id FROM agents.drafts WHERE status = 'pending' "
+            "ORDER BY created_at, draft_id LIMIT 1"
+        ).fetchone()
     return Status(
         tables=[(t, int(r), int(j)) for t, r, j in tables],
         checks_passed=sum(1 for c in checks if c[2]),
         checks_failed=[(t, n, bool(b)) for t, n, p, b in checks if not p],
         drafts=drafts,
         gates=gates,
+        first_pending=pending[0] if pending else None,
     )
+
+
+def print_summary(
+    console: Console, path: Path, seconds: dict[str, float], run_id: str | None
+) -> None:
+    """The summary `hub demo`, `hub run` and `hub status` print."""
+    loaded = load_config(path)
+    state = status(loaded, Store(loaded.resolve(loaded.store.path)))
+    tables = Table("table", "rows", "rejected", title="Store " + str(loaded.store.path))
+    for name, rows, rejected in state.tables:
+        tables.add_row(name, str(rows), f"[red]{rejected}[/]" if rejected else "0")
+    console.print(tables)
+    failed = len(state.checks_failed)
+    console.print(
+        f"Checks: [green]{state.checks_passed} passed[/], "
+        f"{'[red]' if failed else ''}{failed} failed{'[/]' if failed else ''}"
+    )
+    for table, check, blocking in state.checks_failed:
+        kind = "[red]blocking[/]" if blocking else "[yellow]warning[/]"
+        console.print(f"  ✗ {table}: {check} ({kind})")
+    for verdict in state.gates:
+        if verdict.open:
+            console.print(f"Agent [bold]{verdict.agent}[/]: gate open.")
+        else:
+            console.print(f"Agent [bold]{verdict.agent}[/]: [red]blocked[/] — ", end="")
+            console.print(verdict.message(), markup=False)
+    console.print(
+        "Drafts: "
+        + (", ".join(f"{n} {s}" for s, n in state.drafts.items()) if state.drafts else "none")
+    )
+    if seconds:
+        console.print("Seconds per stage: " + ", ".join(f"{k} {v:.1f}" for k, v in seconds.items()))
+    if run_id:
+        console.print(f"Dagster run {run_id} (see it in `hub ui`).")
+    draft = state.first_pending
+    blocked = [g.agent for g in state.gates if not g.open]
+    if draft:
+        steps = [
+            (f"hub draft {draft}", "read a draft and its citations"),
+            (f"hub approve {draft} --by you", "the human at the exit"),
+            ("hub deliver", "approved drafts -> outbox/*.eml, once each"),
+        ]
+    elif blocked:
+        steps = [(f"hub run --select agents/{blocked[0]}", "the gate refuses, naming the checks")]
+    else:
+        steps = [("hub demo --dirty", "watch failing checks stop the agent")]
+    steps += [
+        ("hub audit verify", "every step is in the hash-chained audit trail"),
+        ("hub ui", "the same graph, its runs and checks in Dagster"),
+        ("python -c 'import hub; print(hub.sql(\"select * from unified.customer\"))'", ""),
+    ]
+    lines = [f"  {cmd.ljust(36)}{'# ' + why if why else ''}".rstrip() for cmd, why in steps]
+    console.print("\nNext:", *lines, sep="\n", markup=False, soft_wrap=True)
