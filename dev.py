@@ -3,6 +3,7 @@
 
     python3 dev.py demo [--dirty]   # install into .venv, then run the demo end to end
     python3 dev.py test [ARGS]      # install into .venv (with dev extras), lint, run pytest
+    python3 dev.py bench [ARGS]     # install, then run the benchmarks in benchmarks/
 
 The install step is skipped when pyproject.toml has not changed since the last one.
 """
@@ -36,13 +37,16 @@ def install() -> None:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("demo", "test"):
+    if not argv or argv[0] not in ("demo", "test", "bench"):
         print(__doc__)
         return 2
     install()
     command, rest = argv[0], argv[1:]
     if command == "demo":
         return subprocess.run([str(BIN / "hub"), "demo", *rest], cwd=ROOT).returncode
+    if command == "bench":
+        bench = [str(BIN / "python"), str(ROOT / "benchmarks" / "run.py"), *rest]
+        return subprocess.run(bench, cwd=ROOT).returncode
     lint = subprocess.run([str(BIN / "ruff"), "check", "."], cwd=ROOT).returncode
     tests = subprocess.run([str(BIN / "python"), "-m", "pytest", *rest], cwd=ROOT).returncode
     if tests == 5:

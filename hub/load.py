@@ -61,7 +61,7 @@ def load_table(
         )
     name = raw_table_name(source, table)
     batch_id = new_batch_id()
-    rows = _with_lineage(extract.rows, source, batch_id)
+    rows = extract.rows
     try:
         _write(store, source, name, rows, extract, batch_id, run_id)
     except duckdb.Error as exc:
@@ -99,6 +99,7 @@ def _write(
             run_id=run_id,
             rejected=len(extract.rejects),
             batch_id=batch_id,
+            constants={"_hub_source": source, "_hub_batch_id": batch_id, "_hub_loaded_at": now()},
         )
         rejects = table_ref("rejects", name)
         con.execute(_REJECTS_DDL.format(table=rejects))
@@ -120,15 +121,3 @@ def _write(
                 "run_id": run_id,
             },
         )
-
-
-def _with_lineage(rows: pa.Table, source: str, batch_id: str) -> pa.Table:
-    count = rows.num_rows
-    loaded_at = now()
-    return (
-        rows.append_column("_hub_source", pa.array([source] * count, pa.string()))
-        .append_column("_hub_batch_id", pa.array([batch_id] * count, pa.string()))
-        .append_column(
-            "_hub_loaded_at", pa.array([loaded_at] * count, pa.timestamp("us", tz="UTC"))
-        )
-    )

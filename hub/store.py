@@ -166,19 +166,25 @@ def replace_table(
     con: duckdb.DuckDBPyConnection,
     schema: str,
     table: str,
-    data: pa.Table | duckdb.DuckDBPyRelation,
+    data: pa.Table,
     *,
     source: str,
     run_id: str | None = None,
     rejected: int = 0,
     batch_id: str | None = None,
+    constants: dict[str, object] | None = None,
 ) -> str:
-    """Swap `schema.table` for `data` and record the batch; call inside a transaction."""
+    """Swap `schema.table` for `data` (plus constant columns, e.g. lineage) and record the
+    batch; call inside a transaction."""
     batch_id = batch_id or new_batch_id()
+    constants = constants or {}
+    extra = "".join(f", ? AS {quote_ident(name)}" for name in constants)
     con.register("_hub_incoming", data)
     try:
         con.execute(
-            f"CREATE OR REPLACE TABLE {table_ref(schema, table)} AS SELECT * FROM _hub_incoming"
+            f"CREATE OR REPLACE TABLE {table_ref(schema, table)} AS "
+            f"SELECT *{extra} FROM _hub_incoming",
+            list(constants.values()),
         )
     finally:
         con.unregister("_hub_incoming")
