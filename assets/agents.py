@@ -7,8 +7,9 @@ the list, writes an audit record, and no draft is written.
 
 import dagster as dg
 
+from assets.guard import require_open_gate
 from hub import audit, gate
-from hub.agents.runtime import AgentOutputError, record_drafts, run_agent
+from hub.agents.runtime import AgentOutputError, decided_subjects, record_drafts, run_agent
 from hub.config import HubConfig
 from hub.resource import HubResource
 
@@ -31,10 +32,12 @@ def _agent_asset(config: HubConfig, name: str) -> dg.AssetsDefinition:
     )
     def run(context: dg.AssetExecutionContext, hub: HubResource) -> dg.MaterializeResult:
         config, store = hub.config, hub.store
-        verdict = check_gate(config, store, name, context.run_id)
+        verdict = require_open_gate(
+            store, lambda con: gate.evaluate_agent(con, config, name), context.run_id
+        )
         context.log.info(verdict.message())
         try:
-            drafts = run_agent(config, name)
+            drafts = run_agent(config, name, skip=decided_subjects(store, name))
         except AgentOutputError as exc:
             raise dg.Failure(description=f"agent {name}: {exc}. No draft was written.") from None
         written = record_drafts(store, name, drafts, context.run_id)
@@ -55,20 +58,3 @@ def _agent_asset(config: HubConfig, name: str) -> dg.AssetsDefinition:
         )
 
     return run
-
-
-def check_gate(config: HubConfig, store, name: str, run_id: str | None) -> gate.GateVerdict:  # noqa: ANN001
-    """Refuse (raise `dg.Failure`, audited) unless every blocking check passed."""
-    with store.reader() as con:
-        verdict = gate.evaluate(con, config, name)
-    if not verdict.open:
-        with store.transaction() as con:
-            audit.append(
-                con,
-                actor="gate",
-                action="agent.refused",
-                target=f"agents.{name}",
-                details={"problems": verdict.problems, "run_id": run_id},
-            )
-        raise dg.Failure(description=verdict.message())
-    return verdict

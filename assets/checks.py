@@ -11,10 +11,10 @@ import dagster as dg
 from assets.keys import key_for_table
 from hub.config import HubConfig
 from hub.resource import HubResource
-from hub.store import latest_batch, split_ref, table_ref
+from hub.store import split_ref, table_ref
 from quality import results
 from quality.gx_bridge import Verdict, run_expectations
-from quality.specs import CheckSpec, table_checks
+from quality.specs import CheckSpec, data_version, table_checks
 from quality.sql_checks import run_sql_check
 
 
@@ -35,9 +35,9 @@ def _table_check(ref: str, specs: list[CheckSpec]) -> dg.AssetChecksDefinition:
         ],
     )
     def run_checks(context: dg.AssetCheckExecutionContext, hub: HubResource):
-        verdicts, batch_id = evaluate(hub, ref, specs)
+        verdicts, versions = evaluate(hub, ref, specs)
         with hub.store.transaction() as con:
-            results.record(con, specs, verdicts, batch_id=batch_id, run_id=context.run.run_id)
+            results.record(con, specs, verdicts, versions=versions, run_id=context.run.run_id)
         errors = [v for v in verdicts if v.passed is None]
         for spec, verdict in zip(specs, verdicts, strict=True):
             if verdict.passed is None:
@@ -49,7 +49,7 @@ def _table_check(ref: str, specs: list[CheckSpec]) -> dg.AssetChecksDefinition:
                 severity=dg.AssetCheckSeverity.ERROR
                 if spec.blocking
                 else dg.AssetCheckSeverity.WARN,
-                metadata={**verdict.metadata, "batch_id": batch_id or ""},
+                metadata={**verdict.metadata, "data_version": versions[spec.name] or ""},
             )
         if errors:
             raise dg.Failure(
@@ -62,13 +62,15 @@ def _table_check(ref: str, specs: list[CheckSpec]) -> dg.AssetChecksDefinition:
     return run_checks
 
 
-def evaluate(hub: HubResource, ref: str, specs: list[CheckSpec]) -> tuple[list[Verdict], str]:
-    """Verdicts of every check of one table on its current batch."""
+def evaluate(
+    hub: HubResource, ref: str, specs: list[CheckSpec]
+) -> tuple[list[Verdict], dict[str, str | None]]:
+    """Verdicts of every check of one table, and the data version each one is about."""
     schema, table = split_ref(ref)
     with hub.store.reader() as con:
-        batch_id = latest_batch(con, ref)
+        versions = {s.name: data_version(con, s) for s in specs}
         frame = con.execute(f"SELECT * FROM {table_ref(schema, table)}").df()
         sql_verdicts = {s.name: run_sql_check(con, s) for s in specs if s.sql}
     gx_specs = [s for s in specs if not s.sql]
     gx_verdicts = {v.check: v for v in run_expectations(ref, frame, gx_specs)}
-    return [sql_verdicts.get(s.name) or gx_verdicts[s.name] for s in specs], batch_id
+    return [sql_verdicts.get(s.name) or gx_verdicts[s.name] for s in specs], versions

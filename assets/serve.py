@@ -2,8 +2,9 @@
 
 import dagster as dg
 
+from assets.guard import require_open_gate
 from assets.keys import key_for_table, table_metadata
-from hub import audit
+from hub import audit, gate
 from hub.config import HubConfig
 from hub.governance import pii_columns, publish, publish_agent_copy
 from hub.resource import HubResource
@@ -28,6 +29,11 @@ def _product_asset(config: HubConfig, name: str) -> dg.AssetsDefinition:
     )
     def build(context: dg.AssetExecutionContext, hub: HubResource) -> dg.MaterializeResult:
         config = hub.config
+        require_open_gate(
+            hub.store,
+            lambda con: gate.evaluate_build(con, config, f"serve.{name}"),
+            context.run_id,
+        )
         batch_id = new_batch_id()
         with hub.store.transaction() as con:
             rows = publish(con, config, name)

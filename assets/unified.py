@@ -2,8 +2,9 @@
 
 import dagster as dg
 
+from assets.guard import require_open_gate
 from assets.keys import key_for_table, table_metadata
-from hub import audit
+from hub import audit, gate
 from hub.config import HubConfig
 from hub.resource import HubResource
 from hub.store import new_batch_id, replace_table
@@ -27,9 +28,15 @@ def _entity_asset(config: HubConfig, name: str) -> dg.AssetsDefinition:
         f"{entity.description} Matched on {', '.join(entity.match_on)} (in that order).",
     )
     def build(context: dg.AssetExecutionContext, hub: HubResource) -> dg.MaterializeResult:
+        config = hub.config
+        require_open_gate(
+            hub.store,
+            lambda con: gate.evaluate_build(con, config, f"unified.{name}"),
+            context.run_id,
+        )
         batch_id = new_batch_id()
         with hub.store.transaction() as con:
-            result = unify(con, name, hub.config.entities[name])
+            result = unify(con, name, config.entities[name])
             replace_table(
                 con,
                 "unified",

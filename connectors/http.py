@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from connectors.base import Extract, Reject, SourceReadError, with_origin
+from connectors.base import Extract, Reject, SourceReadError, redact_url, with_origin
 from hub.config import SourceConfig, TableConfig
 
 TIMEOUT_SECONDS = 30
@@ -36,22 +36,24 @@ def read(source: SourceConfig, name: str, table: str, config: TableConfig, root:
         rows = page.get(config.records) if isinstance(page, dict) else None
         if not isinstance(rows, list):
             raise SourceReadError(
-                f"source {name}, table {table}: {url} has no list under {config.records!r}. "
+                f"source {name}, table {table}: {redact_url(url)} has no list under "
+                f"{config.records!r}. "
                 "Fix: set `records` for this table in hub.yaml to the key holding the rows."
             )
         for index, row in enumerate(rows):
             if isinstance(row, dict):
                 records.append(row)
-                origins.append(url)
+                origins.append(redact_url(url))
             else:
-                rejects.append(Reject(f"{url} item {index}", "not a JSON object", json.dumps(row)))
+                where = f"{redact_url(url)} item {index}"
+                rejects.append(Reject(where, "not a JSON object", json.dumps(row)))
         following = page.get("next")
         url = urllib.parse.urljoin(url, following) if following else None
     else:
         raise SourceReadError(f"source {name}, table {table}: more than {MAX_PAGES} pages.")
     if not records:
         raise SourceReadError(
-            f"source {name}, table {table}: {first} returned no rows. "
+            f"source {name}, table {table}: {redact_url(first)} returned no rows. "
             "Fix: check the endpoint; the previous data is kept."
         )
     # Every key of every record is a column (from_pylist would keep only the first record's).
@@ -60,10 +62,13 @@ def read(source: SourceConfig, name: str, table: str, config: TableConfig, root:
         table_rows = pa.Table.from_pydict({c: [r.get(c) for r in records] for c in columns})
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise SourceReadError(
-            f"source {name}, table {table}: {first} returned values of mixed types ({exc}). "
+            f"source {name}, table {table}: {redact_url(first)} returned values of mixed "
+            f"types ({exc}). "
             "Fix: make the API return one type per field; the last good data is kept."
         ) from exc
-    return Extract(rows=with_origin(table_rows, origins), rejects=rejects, location=first)
+    return Extract(
+        rows=with_origin(table_rows, origins), rejects=rejects, location=redact_url(first)
+    )
 
 
 def _get_json(url: str, name: str, table: str) -> object:
@@ -80,6 +85,6 @@ def _get_json(url: str, name: str, table: str) -> object:
     except TimeoutError:
         problem = f"no answer within {TIMEOUT_SECONDS}s"
     raise SourceReadError(
-        f"source {name}, table {table}: {url}: {problem}. "
+        f"source {name}, table {table}: {redact_url(url)}: {problem}. "
         "Fix: check that the API is up and `url` in hub.yaml is right; the last good data is kept."
     )

@@ -11,7 +11,7 @@ from pathlib import Path
 import pyarrow as pa
 import sqlalchemy as sa
 
-from connectors.base import Extract, SourceReadError, with_origin
+from connectors.base import Extract, SourceReadError, redact_url, with_origin
 from hub.config import SourceConfig, TableConfig
 
 CHUNK_ROWS = 50_000
@@ -19,7 +19,7 @@ CHUNK_ROWS = 50_000
 
 def read(source: SourceConfig, name: str, table: str, config: TableConfig, root: Path) -> Extract:
     url = sa.engine.make_url(_with_root(source.url or "", root))
-    shown = url.render_as_string(hide_password=True)
+    shown = redact_url(url.render_as_string(hide_password=True))
     engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:
@@ -41,18 +41,31 @@ def read(source: SourceConfig, name: str, table: str, config: TableConfig, root:
             f"{type(exc).__name__}: {exc.args[0] if exc.args else exc}. "
             "Fix: check that the database is reachable and the URL in hub.yaml is right."
         ) from exc
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise _mixed_types(name, table, exc) from exc
     finally:
         engine.dispose()
     # Types are inferred per chunk (a column that is NULL throughout one chunk is `null`
     # there), so chunks are unified rather than required to match.
-    rows = (
-        pa.concat_tables(
-            [pa.Table.from_batches([b]) for b in batches], promote_options="permissive"
+    try:
+        rows = (
+            pa.concat_tables(
+                [pa.Table.from_batches([b]) for b in batches], promote_options="permissive"
+            )
+            if batches
+            else _empty(columns)
         )
-        if batches
-        else _empty(columns)
-    )
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise _mixed_types(name, table, exc) from exc
     return Extract(rows=with_origin(rows, f"{shown}#{table}"), location=shown)
+
+
+def _mixed_types(name: str, table: str, exc: Exception) -> SourceReadError:
+    return SourceReadError(
+        f"source {name}, table {table}: a column holds values of different types ({exc}). "
+        "Fix: clean or cast that column in the source (SQLite allows mixed types); "
+        "the last good data is kept."
+    )
 
 
 def _with_root(url: str, root: Path) -> str:

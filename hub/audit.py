@@ -1,7 +1,9 @@
 """The audit trail: `meta.audit_log`, append-only and hash-chained.
 
 Each record carries the hash of the previous one, and its own hash covers every field, so
-editing or deleting any record breaks the chain from there on; `hub audit verify` finds it.
+editing, inserting or deleting any record before the last one breaks the chain from there
+on; `hub audit verify` finds it. (Records cut off the end leave a valid shorter chain: that
+needs the head anchored outside the store, which is not built yet.)
 Callers append inside the transaction that does the work, so the record and the change
 land together. Details never hold secrets: connection strings are logged without passwords.
 """

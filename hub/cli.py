@@ -76,6 +76,11 @@ def demo(
         shutil.copyfile(DEMO_CONFIG, path)
         console.print(f"Wrote the demo project's configuration to {path}.")
     loaded = load_config(path)
+    if loaded.project != load_config(DEMO_CONFIG).project:
+        raise ConfigError(
+            f"{path} is project {loaded.project!r}, not the demo, and `hub demo` starts from a "
+            "fresh store. Fix: run `hub demo` in an empty folder, or pass --config demo.yaml."
+        )
     if not keep_store:
         for stale in (loaded.store.path, loaded.store.agent_path, loaded.delivery.outbox):
             target = loaded.resolve(stale)
@@ -221,7 +226,7 @@ def deliver(config: ConfigOption = None) -> None:
 
 @audit_app.command("verify")
 def audit_verify(config: ConfigOption = None) -> None:
-    """Prove that no audit record was changed or removed."""
+    """Prove that no audit record was changed, inserted or removed (before the last one)."""
     from hub import audit
 
     with _store(config).reader() as con:
@@ -282,13 +287,15 @@ def main() -> None:
 
     warnings.filterwarnings("ignore", message=".*is currently in beta.*")
 
+    import duckdb
+
     from hub.delivery import DeliveryError
     from hub.drafts import DraftError
     from hub.load import LoadError
 
     try:
         code = app(standalone_mode=False)
-    except (ConfigError, StoreError, DraftError, DeliveryError, LoadError) as exc:
+    except (ConfigError, StoreError, DraftError, DeliveryError, LoadError, duckdb.Error) as exc:
         console.print(f"error: {exc}", style="red", markup=False, highlight=False)
         sys.exit(2)
     except click.ClickException as exc:

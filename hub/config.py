@@ -150,8 +150,8 @@ class ProductConfig(Model):
     @property
     def inputs(self) -> list[str]:
         """The `raw.*` / `unified.*` tables its SQL reads, in order of first mention."""
-        found = re.findall(r"\b((?:raw|unified)\.[a-z0-9_]+)", self.sql)
-        return list(dict.fromkeys(found))
+        found = re.findall(r'(?i)\b"?(raw|unified)"?\s*\.\s*"?([a-z0-9_]+)"?', self.sql)
+        return list(dict.fromkeys(f"{layer}.{table}".lower() for layer, table in found))
 
 
 class GovernanceConfig(Model):

@@ -8,6 +8,7 @@ address comes from the unified store (agents only ever saw it masked).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -40,54 +41,80 @@ def approved_undelivered(store: Store) -> list[str]:
 
 
 def deliver_approved(config: HubConfig, store: Store, run_id: str | None = None) -> list[Delivered]:
+    """Deliver every approved draft, each in its own transaction; one that cannot be
+    delivered stays approved and is reported after the others went out."""
     outbox = config.resolve(config.delivery.outbox)
     outbox.mkdir(parents=True, exist_ok=True)
-    delivered = []
-    with store.transaction() as con:
-        schema, table = split_ref(config.delivery.recipients_from)
-        address = quote_ident(config.delivery.recipient_column)
-        key = quote_ident(config.delivery.recipient_key)
-        pending = con.execute(
-            f"SELECT d.draft_id, d.title, d.body, r.{address} "
-            f"FROM agents.drafts d LEFT JOIN {table_ref(schema, table)} r "
-            f"ON CAST(r.{key} AS VARCHAR) = d.subject_id "
-            "WHERE d.status = 'approved' ORDER BY d.draft_id"
-        ).fetchall()
-        for draft_id, title, body, recipient in pending:
-            if not recipient:
-                raise DeliveryError(
-                    f"draft {draft_id}: no address for its subject in "
-                    f"{config.delivery.recipients_from}. Fix the subject's e-mail, then retry."
-                )
-            path = outbox / f"{draft_id}.eml"
-            _write_once(path, config.delivery.sender, recipient, title, body, draft_id)
-            con.execute(
-                "UPDATE agents.drafts SET status = 'delivered', delivered_at = ?, "
-                "delivered_to = ? WHERE draft_id = ? AND status = 'approved'",
-                [now(), recipient, draft_id],
-            )
-            audit.append(
-                con,
-                actor="delivery",
-                action="draft.deliver",
-                target=draft_id,
-                details={"channel": "outbox", "file": path.name, "run_id": run_id},
-            )
-            delivered.append(Delivered(draft_id, recipient, path))
+    delivered, problems = [], []
+    for draft_id in approved_undelivered(store):
+        try:
+            delivered.append(_deliver_one(config, store, outbox, draft_id, run_id))
+        except DeliveryError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise DeliveryError("; ".join(problems))
     return delivered
 
 
-def _write_once(path: Path, sender: str, to: str, subject: str, body: str, draft_id: str) -> None:
+def _deliver_one(
+    config: HubConfig, store: Store, outbox: Path, draft_id: str, run_id: str | None
+) -> Delivered:
+    schema, table = split_ref(config.delivery.recipients_from)
+    address = quote_ident(config.delivery.recipient_column)
+    key = quote_ident(config.delivery.recipient_key)
+    with store.transaction() as con:
+        row = con.execute(
+            f"SELECT d.title, d.body, r.{address} FROM agents.drafts d "
+            f"LEFT JOIN {table_ref(schema, table)} r ON CAST(r.{key} AS VARCHAR) = d.subject_id "
+            "WHERE d.draft_id = ? AND d.status = 'approved'",
+            [draft_id],
+        ).fetchone()
+        if row is None:
+            raise DeliveryError(f"draft {draft_id} is no longer approved; nothing was sent")
+        title, body, recipient = row
+        if not recipient:
+            raise DeliveryError(
+                f"draft {draft_id}: no address for its subject in "
+                f"{config.delivery.recipients_from}; fix the subject's e-mail, then deliver again"
+            )
+        message = _message(config.delivery.sender, recipient, title, body, draft_id)
+        path = outbox / f"{draft_id}.eml"
+        _write_once(path, message)
+        con.execute(
+            "UPDATE agents.drafts SET status = 'delivered', delivered_at = ?, delivered_to = ? "
+            "WHERE draft_id = ?",
+            [now(), recipient, draft_id],
+        )
+        audit.append(
+            con,
+            actor="delivery",
+            action="draft.deliver",
+            target=draft_id,
+            details={"channel": "outbox", "file": path.name, "run_id": run_id},
+        )
+    return Delivered(draft_id, recipient, path)
+
+
+def _message(sender: str, to: str, subject: str, body: str, draft_id: str) -> bytes:
     message = EmailMessage()
     message["From"] = sender
     message["To"] = to
-    message["Subject"] = subject
+    message["Subject"] = " ".join(subject.split())  # a header holds one line
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(idstring=draft_id)
     message["X-Groundwork-Draft"] = draft_id
     message.set_content(body)
+    return bytes(message)
+
+
+def _write_once(path: Path, message: bytes) -> None:
+    """Write the whole file under a temporary name, then link it into place: the outbox
+    never holds a partial message, and a second delivery of the same draft writes nothing."""
+    staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    staging.write_bytes(message)
     try:
-        with path.open("xb") as handle:
-            handle.write(bytes(message))
+        os.link(staging, path)
     except FileExistsError:
-        return
+        pass
+    finally:
+        staging.unlink()

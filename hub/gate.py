@@ -1,9 +1,11 @@
-"""The foundation gate: no agent runs on data that has not been proven.
+"""The foundation gate: nothing is built from, and no agent runs on, unproven data.
 
 Dagster's blocking checks only stop downstream steps inside one run. The gate closes the
-other doors (a later run, a schedule, a click on the agent asset alone): before an agent
-does anything, every blocking check on every table it reads, transitively, must have passed
-on the table's *current* batch. A check that never ran on that batch counts as missing.
+other doors (a later run, a schedule, a click on one asset alone). Before a unified entity or
+a served product is rebuilt, every blocking check on its direct inputs must have passed on
+their *current* data; before an agent does anything, the same holds for everything it can
+read, transitively. A check that never ran on the current data counts as missing, one that
+raised counts as failed, and a table no check covers cannot be proven at all.
 """
 
 from __future__ import annotations
@@ -13,14 +15,14 @@ from dataclasses import dataclass
 import duckdb
 
 from hub.config import HubConfig
-from hub.store import latest_batch
 from quality import results
-from quality.specs import table_checks
+from quality.specs import CheckSpec, data_version, table_checks
 
 
 @dataclass(frozen=True)
 class GateVerdict:
-    agent: str
+    target: str
+    "What the gate guards: `agent onboarding`, `unified.customer`, ..."
     problems: list[str]
 
     @property
@@ -29,59 +31,80 @@ class GateVerdict:
 
     def message(self) -> str:
         if self.open:
-            return f"foundation gate open for agent {self.agent}: every blocking check passed."
+            return f"foundation gate open for {self.target}: every blocking check passed."
         lines = "\n".join(f"  - {p}" for p in self.problems)
         return (
-            f"foundation gate closed: agent {self.agent} will not run on unproven data.\n{lines}\n"
+            f"foundation gate closed: {self.target} will not run on unproven data.\n{lines}\n"
             "Fix the data (see `rejects.*` and the check metadata in the Dagster UI), "
-            "rematerialize the tables above with their checks, then run the agent again."
+            "rematerialize the tables above with their checks, then run it again."
         )
 
 
+def direct_inputs(config: HubConfig, ref: str) -> list[str]:
+    """The tables `ref` is built from; a crosswalk stands for its entity."""
+    layer, _, name = ref.partition(".")
+    if layer == "serve" and name in config.serve:
+        found = config.serve[name].inputs
+    elif layer == "unified" and name in config.entities:
+        found = [f"raw.{s.table}" for s in config.entities[name].sources]
+    else:
+        found = []
+    return list(dict.fromkeys(_entity_of(t) for t in found))
+
+
 def upstream_tables(config: HubConfig, ref: str) -> list[str]:
-    """`ref` and every table it is built from, nearest first."""
+    """`ref` and every table it is built from, transitively, nearest first."""
     seen: list[str] = []
-    pending = [ref]
+    pending = [_entity_of(ref)]
     while pending:
         table = pending.pop(0)
-        if table in seen:
-            continue
-        seen.append(table)
-        layer, _, name = table.partition(".")
-        if layer == "serve" and name in config.serve:
-            pending += config.serve[name].inputs
-        elif layer == "unified" and name in config.entities:
-            pending += [f"raw.{s.table}" for s in config.entities[name].sources]
-        elif layer == "unified" and name.endswith("_xref"):
-            pending.append(f"unified.{name.removesuffix('_xref')}")
+        if table not in seen:
+            seen.append(table)
+            pending += direct_inputs(config, table)
     return seen
 
 
-def agent_inputs(config: HubConfig, agent: str) -> list[str]:
+def agent_inputs(config: HubConfig) -> list[str]:
+    """Everything an agent can read: every product in the agent copy, and their sources."""
     tables: list[str] = []
-    for product in config.agents[agent].products:
-        tables += [t for t in upstream_tables(config, f"serve.{product}") if t not in tables]
+    for name, product in config.serve.items():
+        if product.audience == "agent":
+            tables += [t for t in upstream_tables(config, f"serve.{name}") if t not in tables]
     return tables
 
 
-def evaluate(con: duckdb.DuckDBPyConnection, config: HubConfig, agent: str) -> GateVerdict:
+def evaluate_agent(con: duckdb.DuckDBPyConnection, config: HubConfig, agent: str) -> GateVerdict:
+    return GateVerdict(f"agent {agent}", _problems(con, config, agent_inputs(config)))
+
+
+def evaluate_build(con: duckdb.DuckDBPyConnection, config: HubConfig, ref: str) -> GateVerdict:
+    return GateVerdict(ref, _problems(con, config, direct_inputs(config, ref)))
+
+
+def _problems(con: duckdb.DuckDBPyConnection, config: HubConfig, tables: list[str]) -> list[str]:
     checks = table_checks(config)
     problems: list[str] = []
-    for table in agent_inputs(config, agent):
-        blocking = [s.name for s in checks.get(table, []) if s.blocking]
+    for table in tables:
+        blocking: list[CheckSpec] = [s for s in checks.get(table, []) if s.blocking]
         if not blocking:
-            continue
-        current = latest_batch(con, table)
-        if current is None:
-            problems.append(f"{table}: never materialized, so its checks never ran")
+            problems.append(f"{table}: no blocking check covers it, so it cannot be proven")
             continue
         latest = results.latest(con, table)
-        for name in blocking:
-            passed, batch = latest.get(name, (None, None))
-            if batch != current:
-                problems.append(f"{table}: check {name} has not run on the current data")
+        for spec in blocking:
+            current = data_version(con, spec)
+            passed, version = latest.get(spec.name, (None, None))
+            if current is None:
+                problems.append(f"{table}: never materialized, so its checks never ran")
+                break
+            if version != current:
+                problems.append(f"{table}: check {spec.name} has not run on the current data")
             elif passed is None:
-                problems.append(f"{table}: check {name} could not be evaluated (error)")
+                problems.append(f"{table}: check {spec.name} could not be evaluated (error)")
             elif not passed:
-                problems.append(f"{table}: check {name} failed")
-    return GateVerdict(agent, problems)
+                problems.append(f"{table}: check {spec.name} failed")
+    return problems
+
+
+def _entity_of(ref: str) -> str:
+    layer, _, name = ref.partition(".")
+    return f"unified.{name.removesuffix('_xref')}" if layer == "unified" else ref

@@ -52,6 +52,12 @@ def load_table(
         extract: Extract = read(source_config, source, table, table_config, config.root)
     except SourceReadError as exc:
         raise LoadError(str(exc)) from exc
+    if extract.rows.num_rows == 0:
+        raise LoadError(
+            f"source {source}, table {table}: {extract.location} returned no rows, so the "
+            "previous data is kept (an empty read is far more often a broken export than an "
+            "empty table). Fix: check the source, then reload."
+        )
     missing = [c for c in table_config.primary_key if c not in extract.rows.column_names]
     if missing:
         raise LoadError(

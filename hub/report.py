@@ -22,7 +22,8 @@ class Status:
     "(table, check, blocking) that failed or errored on their latest evaluation"
     drafts: dict[str, int]
     "status -> count"
-    gates: list[gate.GateVerdict]
+    gates: dict[str, gate.GateVerdict]
+    "agent -> its gate"
     first_pending: str | None
     "The oldest pending draft, for the next-steps hint."
 
@@ -44,7 +45,7 @@ def status(config: HubConfig, store: Store) -> Status:
                 "GROUP BY status ORDER BY status"
             ).fetchall()
         )
-        gates = [gate.evaluate(con, config, name) for name in config.agents]
+        gates = {name: gate.evaluate_agent(con, config, name) for name in config.agents}
         pending = con.execute(
             "SELECT draft_id FROM agents.drafts WHERE status = 'pending' "
             "ORDER BY created_at, draft_id LIMIT 1"
@@ -77,11 +78,11 @@ def print_summary(
     for table, check, blocking in state.checks_failed:
         kind = "[red]blocking[/]" if blocking else "[yellow]warning[/]"
         console.print(f"  ✗ {table}: {check} ({kind})")
-    for verdict in state.gates:
+    for agent, verdict in state.gates.items():
         if verdict.open:
-            console.print(f"Agent [bold]{verdict.agent}[/]: gate open.")
+            console.print(f"Agent [bold]{agent}[/]: gate open.")
         else:
-            console.print(f"Agent [bold]{verdict.agent}[/]: [red]blocked[/] — ", end="")
+            console.print(f"Agent [bold]{agent}[/]: [red]blocked[/] — ", end="")
             console.print(verdict.message(), markup=False)
     console.print(
         "Drafts: "
@@ -92,7 +93,7 @@ def print_summary(
     if run_id:
         console.print(f"Dagster run {run_id} (see it in `hub ui`).")
     draft = state.first_pending
-    blocked = [g.agent for g in state.gates if not g.open]
+    blocked = [agent for agent, verdict in state.gates.items() if not verdict.open]
     if draft:
         steps = [
             (f"hub draft {draft}", "read a draft and its citations"),

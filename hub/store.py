@@ -28,7 +28,7 @@ CREATE TABLE IF NOT EXISTS meta.batches (
     batch_id VARCHAR, table_name VARCHAR, source VARCHAR, loaded_at TIMESTAMPTZ,
     rows BIGINT, rejected BIGINT, run_id VARCHAR);
 CREATE TABLE IF NOT EXISTS meta.check_results (
-    table_name VARCHAR, check_name VARCHAR, batch_id VARCHAR, passed BOOLEAN,
+    table_name VARCHAR, check_name VARCHAR, data_version VARCHAR, passed BOOLEAN,
     blocking BOOLEAN, evaluated_at TIMESTAMPTZ, run_id VARCHAR, details JSON);
 CREATE TABLE IF NOT EXISTS meta.audit_log (
     seq BIGINT PRIMARY KEY, logged_at VARCHAR, actor VARCHAR, action VARCHAR, target VARCHAR,

@@ -17,7 +17,7 @@ def record(
     specs: list[CheckSpec],
     verdicts: list[Verdict],
     *,
-    batch_id: str | None,
+    versions: dict[str, str | None],
     run_id: str | None,
 ) -> None:
     """Write the verdicts and one audit record; call inside the caller's transaction."""
@@ -29,7 +29,7 @@ def record(
             [
                 by_name[v.check].table,
                 v.check,
-                batch_id,
+                versions[v.check],
                 v.passed,
                 by_name[v.check].blocking,
                 evaluated_at,
@@ -46,7 +46,7 @@ def record(
         action="checks",
         target=table,
         details={
-            "batch_id": batch_id,
+            "data_versions": sorted({v for v in versions.values() if v}),
             "run_id": run_id,
             "passed": [v.check for v in verdicts if v.passed],
             "failed": [v.check for v in verdicts if v.passed is False],
@@ -56,9 +56,9 @@ def record(
 
 
 def latest(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, tuple[bool | None, str]]:
-    """check name -> (passed, batch_id) of its latest evaluation on `table`."""
+    """check name -> (passed, data version) of its latest evaluation on `table`."""
     rows = con.execute(
-        "SELECT check_name, passed, batch_id FROM meta.check_results WHERE table_name = ? "
+        "SELECT check_name, passed, data_version FROM meta.check_results WHERE table_name = ? "
         "QUALIFY row_number() OVER (PARTITION BY check_name ORDER BY evaluated_at DESC) = 1",
         [table],
     ).fetchall()

@@ -10,7 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import duckdb
+
 from hub.config import HubConfig
+from hub.store import latest_batch
 
 
 @dataclass(frozen=True)
@@ -77,8 +80,15 @@ def table_checks(config: HubConfig) -> dict[str, list[CheckSpec]]:
     return checks
 
 
-def blocking_checks(config: HubConfig, table: str) -> list[str]:
-    return [s.name for s in table_checks(config).get(table, []) if s.blocking]
+def data_version(con: duckdb.DuckDBPyConnection, spec: CheckSpec) -> str | None:
+    """The data a verdict is about: the table's latest batch, and for `references` also the
+    referenced table's, so reloading either one makes an older verdict stale."""
+    version = latest_batch(con, spec.table)
+    if version is None or spec.sql != "references":
+        return version
+    layer = spec.table.partition(".")[0]
+    target = latest_batch(con, f"{layer}.{spec.kwargs['target'].partition('.')[0]}")
+    return f"{version}+{target}"
 
 
 def _structural(ref: str, primary_key: list[str]) -> list[CheckSpec]:

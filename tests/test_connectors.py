@@ -333,3 +333,11 @@ def test_sql_column_that_is_null_for_a_whole_chunk_is_still_read(tmp_path: Path)
     assert extract.rows.num_rows == count
     assert extract.rows["note"].null_count == count - 1
     assert extract.rows["note"].to_pylist()[-1] == "late"
+
+
+def test_urls_in_logs_hide_passwords_and_tokens() -> None:
+    from connectors.base import redact_url
+
+    shown = redact_url("https://u:p%40ss@api.example.com/v1/t?page=2&api_key=abc&token=xyz")
+    assert shown == "https://u:***@api.example.com/v1/t?page=2&api_key=***&token=***"
+    assert redact_url("sqlite:////tmp/crm.sqlite") == "sqlite:////tmp/crm.sqlite"

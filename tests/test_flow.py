@@ -65,7 +65,12 @@ def test_agent_alone_after_a_failed_blocking_check_is_refused(
     # reload only the CRM clients (and their checks): the served data is still the old one
     materialize(demo_project.config_path, ["raw/crm/clients"])
 
+    rebuild = materialize(demo_project.config_path, ["unified/customer"])
     report = materialize(demo_project.config_path, ["agents/onboarding"])
+
+    assert (
+        "raw.crm__clients: check unique__client_id failed" in rebuild.failures["unified__customer"]
+    )  # nothing is built from unproven data either
 
     assert not report.success
     why = report.failures["agents__onboarding"]
@@ -74,8 +79,22 @@ def test_agent_alone_after_a_failed_blocking_check_is_refused(
     assert "raw.crm__clients: check match_regex__email failed" in why
     pending = hub.sql("SELECT count(*) AS n FROM agents.drafts WHERE status = 'pending'").n[0]
     assert pending == 12  # the earlier drafts, no new ones
-    refusals = hub.sql("SELECT * FROM meta.audit_log WHERE action = 'agent.refused'")
-    assert len(refusals) == 1
+    refusals = hub.sql("SELECT target FROM meta.audit_log WHERE action = 'gate.refused'")
+    assert list(refusals.target) == ["unified.customer", "agent onboarding"]
+
+
+def test_reloading_a_referenced_table_makes_the_foreign_key_verdict_stale(
+    demo_project: DemoProject,
+) -> None:
+    assert materialize(demo_project.config_path).success
+
+    assert materialize(demo_project.config_path, ["raw/billing/accounts"]).success
+    report = materialize(demo_project.config_path, ["agents/onboarding"])
+
+    assert (
+        "raw.billing__invoices: check references__account_id has not run on the current"
+        in (report.failures["agents__onboarding"])
+    )
 
 
 def test_approval_delivery_exactly_once_and_audit_chain(demo_project: DemoProject) -> None:

@@ -169,3 +169,15 @@ def test_a_load_failing_inside_its_transaction_applies_nothing(tmp_path: Path) -
         load_table(config, store, "crm", "clients")
 
     assert snapshot(store) == before
+
+
+def test_an_empty_read_keeps_the_last_good_data(tmp_path: Path) -> None:
+    config, store = project(tmp_path)
+    load_table(config, store, "crm", "clients")
+    before = snapshot(store)
+    (tmp_path / "crm" / "clients.csv").write_text("id,name\n", encoding="utf-8")
+
+    with pytest.raises(LoadError, match="source crm, table clients: .* returned no rows"):
+        load_table(config, store, "crm", "clients")
+
+    assert snapshot(store) == before

@@ -12,6 +12,8 @@ import json
 import re
 from typing import Any
 
+from hub.store import quote_ident
+
 
 def offline_llm(subject_table: str, subject_key: str, subject_id: str, subject_name: str) -> Any:
     from llama_index.core.base.llms.types import ChatMessage, MessageRole, ToolCallBlock
@@ -28,7 +30,8 @@ def offline_llm(subject_table: str, subject_key: str, subject_id: str, subject_n
             tool_call_id="sql",
             tool_name="sql",
             tool_kwargs={
-                "query": f"SELECT * FROM {subject_table} WHERE {subject_key} = '{quoted_id}'"
+                "query": f"SELECT * FROM {quote_ident(subject_table)} "
+                f"WHERE {quote_ident(subject_key)} = '{quoted_id}'"
             },
         ),
     ]

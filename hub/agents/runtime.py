@@ -48,7 +48,8 @@ class Draft:
     draft_id: str = field(default_factory=lambda: "D-" + uuid.uuid4().hex[:10])
 
 
-def run_agent(config: HubConfig, name: str) -> list[Draft]:
+def run_agent(config: HubConfig, name: str, skip: set[str] | None = None) -> list[Draft]:
+    """One draft per subject, except the subjects in `skip` (already approved or delivered)."""
     agent = config.agents[name]
     sandbox = open_agent_sandbox(config.resolve(config.store.agent_path))
     try:
@@ -56,7 +57,11 @@ def run_agent(config: HubConfig, name: str) -> list[Draft]:
             f"SELECT CAST({quote_ident(agent.subject_key)} AS VARCHAR), "
             f"{quote_ident(agent.subject_name)} FROM {quote_ident(agent.subjects)} ORDER BY 1"
         ).fetchall()
-        return [_draft_for(agent, sandbox, sid, sname) for sid, sname in subjects]
+        return [
+            _draft_for(agent, sandbox, sid, sname)
+            for sid, sname in subjects
+            if sid not in (skip or set())
+        ]
     finally:
         sandbox.close()
 
@@ -118,6 +123,17 @@ def _validated(answer: str, subject_id: str) -> dict[str, str]:
     if missing:
         raise AgentOutputError(f"subject {subject_id}: the answer lacks {missing}")
     return {f: str(output[f]).strip() for f in OUTPUT_FIELDS}
+
+
+def decided_subjects(store: Store, agent: str) -> set[str]:
+    """Subjects whose draft a human already approved (or that was delivered): done."""
+    with store.reader() as con:
+        rows = con.execute(
+            "SELECT DISTINCT subject_id FROM agents.drafts WHERE agent = ? "
+            "AND status IN ('approved', 'delivered')",
+            [agent],
+        ).fetchall()
+    return {r[0] for r in rows}
 
 
 def record_drafts(store: Store, agent: str, drafts: list[Draft], run_id: str | None) -> int:
