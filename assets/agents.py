@@ -9,7 +9,13 @@ import dagster as dg
 
 from assets.guard import require_open_gate
 from hub import audit, gate
-from hub.agents.runtime import AgentOutputError, decided_subjects, record_drafts, run_agent
+from hub.agents.runtime import (
+    AgentInputError,
+    AgentOutputError,
+    decided_subjects,
+    record_drafts,
+    run_agent,
+)
 from hub.config import HubConfig
 from hub.resource import HubResource
 
@@ -37,8 +43,10 @@ def _agent_asset(config: HubConfig, name: str) -> dg.AssetsDefinition:
         )
         context.log.info(verdict.message())
         try:
-            drafts = run_agent(config, name, skip=decided_subjects(store, name))
-        except AgentOutputError as exc:
+            drafts = run_agent(
+                config, name, skip=decided_subjects(store, name), proven=verdict.batches
+            )
+        except (AgentOutputError, AgentInputError) as exc:
             raise dg.Failure(description=f"agent {name}: {exc}. No draft was written.") from None
         written = record_drafts(store, name, drafts, context.run_id)
         with store.transaction() as con:

@@ -160,17 +160,22 @@ def draft(
     draft_id: Annotated[str, typer.Argument(help="The draft's id (see `hub drafts`).")],
     config: ConfigOption = None,
 ) -> None:
-    """Show one draft in full, with its citations, before you decide on it."""
+    """Show one draft in full, with its recipient and citations, before you decide on it."""
+    from hub.delivery import recipient_of
+
+    loaded = load_config(config)
     with _store(config).reader() as con:
         row = con.execute(
             "SELECT title, body, status, citations, mode, model FROM agents.drafts "
             "WHERE draft_id = ?",
             [draft_id],
         ).fetchone()
+        recipient = recipient_of(con, loaded, draft_id) if row else None
     if row is None:
         raise ConfigError(f"no draft {draft_id}. See `hub drafts` for the ids.")
     title, body, state, citations, mode, model = row
-    console.print(f"[bold]{title}[/]  ({state}, mode {mode}, model {model})\n")
+    console.print(f"[bold]{title}[/]  ({state}, mode {mode}, model {model})")
+    console.print(f"To: {recipient or '(no address: it cannot be delivered)'}\n", markup=False)
     console.print(body, markup=False)
     console.print(f"\n[dim]citations: {citations}[/]")
 

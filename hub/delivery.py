@@ -14,6 +14,8 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 
+import duckdb
+
 from hub import audit
 from hub.config import HubConfig
 from hub.store import Store, now, quote_ident, split_ref, table_ref
@@ -59,19 +61,15 @@ def deliver_approved(config: HubConfig, store: Store, run_id: str | None = None)
 def _deliver_one(
     config: HubConfig, store: Store, outbox: Path, draft_id: str, run_id: str | None
 ) -> Delivered:
-    schema, table = split_ref(config.delivery.recipients_from)
-    address = quote_ident(config.delivery.recipient_column)
-    key = quote_ident(config.delivery.recipient_key)
     with store.transaction() as con:
         row = con.execute(
-            f"SELECT d.title, d.body, r.{address} FROM agents.drafts d "
-            f"LEFT JOIN {table_ref(schema, table)} r ON CAST(r.{key} AS VARCHAR) = d.subject_id "
-            "WHERE d.draft_id = ? AND d.status = 'approved'",
+            "SELECT title, body FROM agents.drafts WHERE draft_id = ? AND status = 'approved'",
             [draft_id],
         ).fetchone()
         if row is None:
             raise DeliveryError(f"draft {draft_id} is no longer approved; nothing was sent")
-        title, body, recipient = row
+        title, body = row
+        recipient = recipient_of(con, config, draft_id)
         if not recipient:
             raise DeliveryError(
                 f"draft {draft_id}: no address for its subject in "
@@ -93,6 +91,19 @@ def _deliver_one(
             details={"channel": "outbox", "file": path.name, "run_id": run_id},
         )
     return Delivered(draft_id, recipient, path)
+
+
+def recipient_of(con: duckdb.DuckDBPyConnection, config: HubConfig, draft_id: str) -> str | None:
+    """The real address a draft goes to, from the unified store (agents only saw it masked)."""
+    schema, table = split_ref(config.delivery.recipients_from)
+    address = quote_ident(config.delivery.recipient_column)
+    key = quote_ident(config.delivery.recipient_key)
+    row = con.execute(
+        f"SELECT r.{address} FROM agents.drafts d JOIN {table_ref(schema, table)} r "
+        f"ON CAST(r.{key} AS VARCHAR) = d.subject_id WHERE d.draft_id = ?",
+        [draft_id],
+    ).fetchone()
+    return row[0] if row else None
 
 
 def _message(sender: str, to: str, subject: str, body: str, draft_id: str) -> bytes:

@@ -10,11 +10,12 @@ raised counts as failed, and a table no check covers cannot be proven at all.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import duckdb
 
 from hub.config import HubConfig
+from hub.store import latest_batch
 from quality import results
 from quality.specs import CheckSpec, data_version, table_checks
 
@@ -24,6 +25,8 @@ class GateVerdict:
     target: str
     "What the gate guards: `agent onboarding`, `unified.customer`, ..."
     problems: list[str]
+    batches: dict[str, str | None] = field(default_factory=dict)
+    "The batch of every input the verdict is about, as it was when the gate looked."
 
     @property
     def open(self) -> bool:
@@ -74,11 +77,18 @@ def agent_inputs(config: HubConfig) -> list[str]:
 
 
 def evaluate_agent(con: duckdb.DuckDBPyConnection, config: HubConfig, agent: str) -> GateVerdict:
-    return GateVerdict(f"agent {agent}", _problems(con, config, agent_inputs(config)))
+    return _verdict(con, config, f"agent {agent}", agent_inputs(config))
 
 
 def evaluate_build(con: duckdb.DuckDBPyConnection, config: HubConfig, ref: str) -> GateVerdict:
-    return GateVerdict(ref, _problems(con, config, direct_inputs(config, ref)))
+    return _verdict(con, config, ref, direct_inputs(config, ref))
+
+
+def _verdict(
+    con: duckdb.DuckDBPyConnection, config: HubConfig, target: str, tables: list[str]
+) -> GateVerdict:
+    batches = {table: latest_batch(con, table) for table in tables}
+    return GateVerdict(target, _problems(con, config, tables), batches)
 
 
 def _problems(con: duckdb.DuckDBPyConnection, config: HubConfig, tables: list[str]) -> list[str]:

@@ -20,6 +20,8 @@ _MASKS = {
     "email": "regexp_replace(CAST({c} AS VARCHAR), '^(.)[^@]*@', '\\1***@')",
     "phone": "'***' || right(CAST({c} AS VARCHAR), 4)",
 }
+COPY_BATCHES = "_hub_batches"
+"Table of the agent copy naming the serve batch each product was copied from."
 _DEFAULT_MASK = "left(CAST({c} AS VARCHAR), 1) || '***'"
 
 
@@ -62,12 +64,20 @@ def publish_agent_copy(con: duckdb.DuckDBPyConnection, config: HubConfig) -> Pat
     staging = target.with_name(f"{target.name}.{uuid.uuid4().hex[:8]}.staging")
     con.execute(f"ATTACH {quote_literal(str(staging))} AS agent_copy")
     try:
+        copied = []
         for name, product in config.serve.items():
             if product.audience == "agent" and table_exists(con, "serve", name):
                 con.execute(
                     f"CREATE TABLE agent_copy.main.{quote_ident(name)} AS "
                     f"SELECT * FROM {table_ref('serve', name)}"
                 )
+                copied.append(f"serve.{name}")
+        con.execute(
+            f"CREATE TABLE agent_copy.main.{COPY_BATCHES} AS SELECT table_name, batch_id "
+            "FROM meta.batches WHERE list_contains(?, table_name) "
+            "QUALIFY row_number() OVER (PARTITION BY table_name ORDER BY loaded_at DESC) = 1",
+            [copied],
+        )
     finally:
         con.execute("DETACH agent_copy")
     os.replace(staging, target)

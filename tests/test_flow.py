@@ -142,3 +142,18 @@ def test_approval_delivery_exactly_once_and_audit_chain(demo_project: DemoProjec
         con.execute("UPDATE meta.audit_log SET details = '{}' WHERE action = 'draft.approve'")
         verdict = audit.verify(con)
     assert not verdict.ok and "changed" in verdict.problem
+
+
+def test_agent_refuses_a_copy_that_is_not_the_proven_data(demo_project: DemoProject) -> None:
+    assert materialize(demo_project.config_path).success
+    copy = demo_project.root / "data" / "agent.duckdb"
+    stale = copy.read_bytes()
+    assert materialize(demo_project.config_path, ["serve/clients"]).success  # a new batch
+    copy.write_bytes(stale)  # the agents' file now lags behind what the checks proved
+
+    report = materialize(demo_project.config_path, ["agents/onboarding"])
+
+    assert (
+        "does not hold the proven data for ['serve.clients']"
+        in (report.failures["agents__onboarding"])
+    )

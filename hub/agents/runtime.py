@@ -18,7 +18,7 @@ from typing import Any
 from hub import audit
 from hub.agents.tools import SandboxTools
 from hub.config import AgentConfig, HubConfig
-from hub.governance import open_agent_sandbox
+from hub.governance import COPY_BATCHES, open_agent_sandbox
 from hub.store import Store, now, quote_ident
 
 OUTPUT_FIELDS = ("title", "body")
@@ -31,6 +31,10 @@ GUARDRAILS = (
 
 class AgentOutputError(Exception):
     """The agent's answer was not a valid draft."""
+
+
+class AgentInputError(Exception):
+    """The data the agent would read is not the data the gate proved."""
 
 
 @dataclass
@@ -48,11 +52,22 @@ class Draft:
     draft_id: str = field(default_factory=lambda: "D-" + uuid.uuid4().hex[:10])
 
 
-def run_agent(config: HubConfig, name: str, skip: set[str] | None = None) -> list[Draft]:
-    """One draft per subject, except the subjects in `skip` (already approved or delivered)."""
+def run_agent(
+    config: HubConfig,
+    name: str,
+    skip: set[str] | None = None,
+    proven: dict[str, str | None] | None = None,
+) -> list[Draft]:
+    """One draft per subject, except the subjects in `skip` (already approved or delivered).
+
+    `proven` maps tables to the batches the foundation gate proved; the agent copy must hold
+    exactly those serve batches, or the agent refuses (the copy changed after the gate).
+    """
     agent = config.agents[name]
     sandbox = open_agent_sandbox(config.resolve(config.store.agent_path))
     try:
+        if proven is not None:
+            _require_proven_copy(sandbox, proven)
         subjects = sandbox.execute(
             f"SELECT CAST({quote_ident(agent.subject_key)} AS VARCHAR), "
             f"{quote_ident(agent.subject_name)} FROM {quote_ident(agent.subjects)} ORDER BY 1"
@@ -64,6 +79,19 @@ def run_agent(config: HubConfig, name: str, skip: set[str] | None = None) -> lis
         ]
     finally:
         sandbox.close()
+
+
+def _require_proven_copy(sandbox: Any, proven: dict[str, str | None]) -> None:
+    copied = dict(sandbox.execute(f"SELECT table_name, batch_id FROM {COPY_BATCHES}").fetchall())
+    expected = {t: b for t, b in proven.items() if t.startswith("serve.")}
+    if copied != expected:
+        stale = sorted(
+            t for t in expected.keys() | copied.keys() if copied.get(t) != expected.get(t)
+        )
+        raise AgentInputError(
+            f"the agents' copy does not hold the proven data for {stale}. "
+            "Fix: rematerialize those serve products with their checks, then run the agent."
+        )
 
 
 def _draft_for(agent: AgentConfig, sandbox: Any, subject_id: str, subject_name: str) -> Draft:
