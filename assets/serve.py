@@ -8,7 +8,7 @@ from hub import audit, gate
 from hub.config import HubConfig
 from hub.governance import pii_columns, publish, publish_agent_copy
 from hub.resource import HubResource
-from hub.store import new_batch_id, now
+from hub.store import new_batch_id, record_batch
 
 
 def serve_assets(config: HubConfig) -> list[dg.AssetsDefinition]:
@@ -37,10 +37,7 @@ def _product_asset(config: HubConfig, name: str) -> dg.AssetsDefinition:
         batch_id = new_batch_id()
         with hub.store.transaction() as con:
             rows = publish(con, config, name)
-            con.execute(
-                "INSERT INTO meta.batches VALUES (?, ?, 'serve', ?, ?, 0, ?)",
-                [batch_id, f"serve.{name}", now(), rows, context.run_id],
-            )
+            record_batch(con, batch_id, f"serve.{name}", "serve", rows, 0, context.run_id)
             audit.append(
                 con,
                 actor="governance",

@@ -75,7 +75,7 @@ def publish_agent_copy(con: duckdb.DuckDBPyConnection, config: HubConfig) -> Pat
         con.execute(
             f"CREATE TABLE agent_copy.main.{COPY_BATCHES} AS SELECT table_name, batch_id "
             "FROM meta.batches WHERE list_contains(?, table_name) "
-            "QUALIFY row_number() OVER (PARTITION BY table_name ORDER BY loaded_at DESC) = 1",
+            "QUALIFY row_number() OVER (PARTITION BY table_name ORDER BY seq DESC) = 1",
             [copied],
         )
     finally:

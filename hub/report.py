@@ -31,13 +31,13 @@ class Status:
 def status(config: HubConfig, store: Store) -> Status:
     with store.reader() as con:
         tables = con.execute(
-            "SELECT table_name, arg_max(rows, loaded_at), arg_max(rejected, loaded_at) "
+            "SELECT table_name, arg_max(rows, seq), arg_max(rejected, seq) "
             "FROM meta.batches GROUP BY table_name ORDER BY table_name"
         ).fetchall()
         checks = con.execute(
             "SELECT table_name, check_name, passed, blocking FROM meta.check_results "
             "QUALIFY row_number() OVER (PARTITION BY table_name, check_name "
-            "ORDER BY evaluated_at DESC) = 1 ORDER BY table_name, check_name"
+            "ORDER BY seq DESC) = 1 ORDER BY table_name, check_name"
         ).fetchall()
         drafts = dict(
             con.execute(

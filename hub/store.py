@@ -23,13 +23,16 @@ LAYERS = ("raw", "rejects", "unified", "serve", "agents", "meta")
 LOCK_TIMEOUT_SECONDS = 60.0
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
+# `seq` orders batches and verdicts; wall-clock times are for people (clocks can step back).
 _META_DDL = """
+CREATE SEQUENCE IF NOT EXISTS meta.seq;
 CREATE TABLE IF NOT EXISTS meta.batches (
     batch_id VARCHAR, table_name VARCHAR, source VARCHAR, loaded_at TIMESTAMPTZ,
-    rows BIGINT, rejected BIGINT, run_id VARCHAR);
+    rows BIGINT, rejected BIGINT, run_id VARCHAR, seq BIGINT DEFAULT nextval('meta.seq'));
 CREATE TABLE IF NOT EXISTS meta.check_results (
     table_name VARCHAR, check_name VARCHAR, data_version VARCHAR, passed BOOLEAN,
-    blocking BOOLEAN, evaluated_at TIMESTAMPTZ, run_id VARCHAR, details JSON);
+    blocking BOOLEAN, evaluated_at TIMESTAMPTZ, run_id VARCHAR, details JSON,
+    seq BIGINT DEFAULT nextval('meta.seq'));
 CREATE TABLE IF NOT EXISTS meta.audit_log (
     seq BIGINT PRIMARY KEY, logged_at VARCHAR, actor VARCHAR, action VARCHAR, target VARCHAR,
     details VARCHAR, prev_hash VARCHAR, hash VARCHAR);
@@ -156,7 +159,7 @@ def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> boo
 
 def latest_batch(con: duckdb.DuckDBPyConnection, table_name: str) -> str | None:
     row = con.execute(
-        "SELECT batch_id FROM meta.batches WHERE table_name = ? ORDER BY loaded_at DESC LIMIT 1",
+        "SELECT batch_id FROM meta.batches WHERE table_name = ? ORDER BY seq DESC LIMIT 1",
         [table_name],
     ).fetchone()
     return row[0] if row else None
@@ -189,8 +192,22 @@ def replace_table(
     finally:
         con.unregister("_hub_incoming")
     rows = con.execute(f"SELECT count(*) FROM {table_ref(schema, table)}").fetchone()[0]
-    con.execute(
-        "INSERT INTO meta.batches VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [batch_id, f"{schema}.{table}", source, now(), rows, rejected, run_id],
-    )
+    record_batch(con, batch_id, f"{schema}.{table}", source, rows, rejected, run_id)
     return batch_id
+
+
+def record_batch(
+    con: duckdb.DuckDBPyConnection,
+    batch_id: str,
+    table_name: str,
+    source: str,
+    rows: int,
+    rejected: int,
+    run_id: str | None,
+) -> None:
+    """Say in `meta.batches` that `table_name` now holds batch `batch_id`."""
+    con.execute(
+        "INSERT INTO meta.batches (batch_id, table_name, source, loaded_at, rows, rejected, "
+        "run_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [batch_id, table_name, source, now(), rows, rejected, run_id],
+    )

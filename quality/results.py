@@ -24,7 +24,8 @@ def record(
     by_name = {s.name: s for s in specs}
     evaluated_at = now()
     con.executemany(
-        "INSERT INTO meta.check_results VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO meta.check_results (table_name, check_name, data_version, passed, "
+        "blocking, evaluated_at, run_id, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [
             [
                 by_name[v.check].table,
@@ -59,7 +60,7 @@ def latest(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, tuple[bool |
     """check name -> (passed, data version) of its latest evaluation on `table`."""
     rows = con.execute(
         "SELECT check_name, passed, data_version FROM meta.check_results WHERE table_name = ? "
-        "QUALIFY row_number() OVER (PARTITION BY check_name ORDER BY evaluated_at DESC) = 1",
+        "QUALIFY row_number() OVER (PARTITION BY check_name ORDER BY seq DESC) = 1",
         [table],
     ).fetchall()
     return {name: (passed, batch) for name, passed, batch in rows}

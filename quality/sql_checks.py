@@ -44,7 +44,7 @@ def _references(con: duckdb.DuckDBPyConnection, spec: CheckSpec) -> Verdict:
 def _rejects(con: duckdb.DuckDBPyConnection, spec: CheckSpec) -> Verdict:
     row = con.execute(
         "SELECT batch_id, rejected FROM meta.batches WHERE table_name = ? "
-        "ORDER BY loaded_at DESC LIMIT 1",
+        "ORDER BY seq DESC LIMIT 1",
         [spec.table],
     ).fetchone()
     batch_id, rejected = row if row else (None, 0)
