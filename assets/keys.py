@@ -2,6 +2,9 @@
 product], ["agents", agent]. DuckDB tables follow the same names: `raw.<source>__<table>`."""
 
 import dagster as dg
+import duckdb
+
+from hub.store import split_ref, table_ref
 
 
 def key_for_table(ref: str) -> dg.AssetKey:
@@ -15,10 +18,8 @@ def key_for_table(ref: str) -> dg.AssetKey:
     return dg.AssetKey([layer, name])
 
 
-def table_metadata(con, ref: str, rows: int) -> dict:  # noqa: ANN001 - duckdb connection
+def table_metadata(con: duckdb.DuckDBPyConnection, ref: str, rows: int) -> dict:
     """Row count, column schema and a preview for the Dagster UI."""
-    from hub.store import split_ref, table_ref
-
     schema, table = split_ref(ref)
     columns = con.execute(f"DESCRIBE {table_ref(schema, table)}").fetchall()
     preview = con.execute(f"SELECT * FROM {table_ref(schema, table)} LIMIT 5").df()

@@ -52,7 +52,7 @@ def table(name: str, *, limit: int | None = None, config: str | None = None) -> 
 def connect(*, config: str | None = None) -> duckdb.DuckDBPyConnection:
     """A read-only connection you close yourself; while it is open, runs cannot write."""
     store = _open_store(config)
-    return store._open(read_only=True)
+    return store.connect(read_only=True)
 
 
 def _open_store(config: str | None):  # noqa: ANN202

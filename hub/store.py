@@ -90,7 +90,7 @@ class Store:
     def writer(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A read-write connection, held briefly; the layers and meta tables exist."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        con = self._open(read_only=False)
+        con = self.connect(read_only=False)
         try:
             for layer in LAYERS:
                 con.execute(f"CREATE SCHEMA IF NOT EXISTS {layer}")
@@ -106,7 +106,7 @@ class Store:
             raise StoreError(
                 f"no store at {self.path} yet. Fix: run `hub demo` (or `hub run`) to build it."
             )
-        con = self._open(read_only=True)
+        con = self.connect(read_only=True)
         try:
             yield con
         finally:
@@ -124,7 +124,8 @@ class Store:
                 raise
             con.execute("COMMIT")
 
-    def _open(self, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+    def connect(self, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+        """A connection, retrying with backoff while another process holds the lock."""
         deadline = time.monotonic() + self.lock_timeout
         delay = 0.05
         while True:
