@@ -1,5 +1,7 @@
 """Unified assets: one per entity, built from the raw tables its sources map."""
 
+from collections import Counter
+
 import dagster as dg
 
 from assets.guard import require_open_gate
@@ -55,9 +57,7 @@ def _entity_asset(config: HubConfig, name: str) -> dg.AssetsDefinition:
                 run_id=context.run_id,
                 batch_id=batch_id,
             )
-            matched = {}
-            for value in result.xref.column("matched_on").to_pylist():
-                matched[value] = matched.get(value, 0) + 1
+            matched = dict(Counter(result.xref.column("matched_on").to_pylist()))
             audit.append(
                 con,
                 actor="unify",
