@@ -27,8 +27,7 @@ def deliver_drafts() -> None:
 )
 def approved_drafts_sensor(context: dg.SensorEvaluationContext, hub: HubResource):
     """Requests a delivery run when approved drafts wait; one run per set of drafts."""
-    config = hub.config
-    store = Store(config.resolve(config.store.path), SENSOR_LOCK_TIMEOUT)
+    store = Store.of(hub.config, SENSOR_LOCK_TIMEOUT)
     try:
         waiting = approved_undelivered(store)
     except StoreError as exc:

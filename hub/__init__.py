@@ -60,4 +60,4 @@ def _open_store(config: str | None):  # noqa: ANN202
     from hub.store import Store
 
     loaded = load_config(config)
-    return Store(loaded.resolve(loaded.store.path))
+    return Store.of(loaded)

@@ -40,7 +40,7 @@ ConfigOption = Annotated[
 
 def _store(config: Path | None) -> Store:
     loaded = load_config(config)
-    return Store(loaded.resolve(loaded.store.path))
+    return Store.of(loaded)
 
 
 @app.command()

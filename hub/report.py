@@ -65,7 +65,7 @@ def print_summary(
 ) -> None:
     """The summary `hub demo`, `hub run` and `hub status` print."""
     loaded = load_config(path)
-    state = status(loaded, Store(loaded.resolve(loaded.store.path)))
+    state = status(loaded, Store.of(loaded))
     tables = Table("table", "rows", "rejected", title="Store " + str(loaded.store.path))
     for name, rows, rejected in state.tables:
         tables.add_row(name, str(rows), f"[red]{rejected}[/]" if rejected else "0")

@@ -20,4 +20,4 @@ class HubResource(dg.ConfigurableResource):
 
     @property
     def store(self) -> Store:
-        return Store(self.config.resolve(self.config.store.path), self.lock_timeout)
+        return Store.of(self.config, self.lock_timeout)

@@ -47,22 +47,14 @@ def materialize(config_path: Path, selection: list[str] | None = None) -> RunRep
     """Run the `all_assets` job (or the assets named `layer/name[/table]`) in process."""
     import dagster as dg
 
-    from assets import build_definitions
     from assets.schedules import ALL_ASSETS_JOB
-    from hub.config import load_config
 
-    config = load_config(config_path)
-    defs = build_definitions(config, str(config_path))
-    job = defs.resolve_job_def(ALL_ASSETS_JOB)
     keys = [dg.AssetKey(s.split("/")) for s in selection] if selection else None
-    instance = dagster_instance(config.root)
-    result = job.execute_in_process(
-        instance=instance, asset_selection=keys, raise_on_error=False, run_config=QUIET
-    )
-    return _report(instance, result)
+    return run_job(config_path, ALL_ASSETS_JOB, keys)
 
 
-def run_job(config_path: Path, job_name: str) -> RunReport:
+def run_job(config_path: Path, job_name: str, asset_selection: list | None = None) -> RunReport:
+    """Run one job of the project in process, recorded in the shared Dagster instance."""
     from assets import build_definitions
     from hub.config import load_config
 
@@ -70,7 +62,10 @@ def run_job(config_path: Path, job_name: str) -> RunReport:
     defs = build_definitions(config, str(config_path))
     instance = dagster_instance(config.root)
     result = defs.resolve_job_def(job_name).execute_in_process(
-        instance=instance, raise_on_error=False, run_config=QUIET
+        instance=instance,
+        asset_selection=asset_selection,
+        raise_on_error=False,
+        run_config=QUIET,
     )
     return _report(instance, result)
 

@@ -15,9 +15,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import pyarrow as pa
+
+if TYPE_CHECKING:
+    from hub.config import HubConfig
 
 LAYERS = ("raw", "rejects", "unified", "serve", "agents", "meta")
 LOCK_TIMEOUT_SECONDS = 60.0
@@ -85,6 +89,11 @@ def now() -> datetime:
 class Store:
     path: Path
     lock_timeout: float = LOCK_TIMEOUT_SECONDS
+
+    @classmethod
+    def of(cls, config: HubConfig, lock_timeout: float = LOCK_TIMEOUT_SECONDS) -> Store:
+        """The store a project's hub.yaml names."""
+        return cls(config.resolve(config.store.path), lock_timeout)
 
     @contextmanager
     def writer(self) -> Iterator[duckdb.DuckDBPyConnection]:
