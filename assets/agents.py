@@ -8,14 +8,8 @@ the list, writes an audit record, and no draft is written.
 import dagster as dg
 
 from assets.guard import require_open_gate
-from hub import audit, gate
-from hub.agents.runtime import (
-    AgentInputError,
-    AgentOutputError,
-    decided_subjects,
-    record_drafts,
-    run_agent,
-)
+from hub import audit, drafts, gate
+from hub.agents.runtime import AgentInputError, AgentOutputError, run_agent
 from hub.config import HubConfig
 from hub.resource import HubResource
 
@@ -43,25 +37,44 @@ def _agent_asset(config: HubConfig, name: str) -> dg.AssetsDefinition:
         )
         context.log.info(verdict.message())
         try:
-            drafts = run_agent(
-                config, name, skip=decided_subjects(store, name), proven=verdict.batches
+            new = run_agent(
+                config, name, skip=drafts.decided_subjects(store, name), proven=verdict.batches
             )
         except (AgentOutputError, AgentInputError) as exc:
+            with store.transaction() as con:
+                audit.append(
+                    con,
+                    actor=f"agent:{name}",
+                    action="agent.failed",
+                    target=f"agents.{name}",
+                    details={
+                        "error": str(exc),
+                        "tool_calls": getattr(exc, "tool_calls", []),
+                        "run_id": context.run_id,
+                    },
+                )
             raise dg.Failure(description=f"agent {name}: {exc}. No draft was written.") from None
-        written = record_drafts(store, name, drafts, context.run_id)
+        written = drafts.record(store, name, new, context.run_id)
+        flagged = [d.draft_id for d in new if d.review_reasons and d.draft_id in written]
         with store.transaction() as con:
             audit.append(
                 con,
                 actor=f"agent:{name}",
                 action="agent.run",
                 target=f"agents.{name}",
-                details={"drafts": written, "mode": agent.llm.provider, "run_id": context.run_id},
+                details={
+                    "drafts": len(written),
+                    "needs_review": flagged,
+                    "mode": agent.llm.provider,
+                    "run_id": context.run_id,
+                },
             )
         return dg.MaterializeResult(
             metadata={
-                "drafts_pending": written,
+                "drafts_pending": len(written),
+                "needs_review": len(flagged),
                 "mode": agent.llm.provider,
-                "subjects": [d.subject_name for d in drafts],
+                "subjects": [d.subject_name for d in new if d.draft_id in written],
             }
         )
 

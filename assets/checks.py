@@ -10,6 +10,7 @@ import dagster as dg
 
 from assets.keys import key_for_table
 from hub.config import HubConfig
+from hub.governance import mask_check_details
 from hub.resource import HubResource
 from hub.store import split_ref, table_ref
 from quality import results
@@ -73,4 +74,8 @@ def evaluate(
         sql_verdicts = {s.name: run_sql_check(con, s) for s in specs if s.sql}
     gx_specs = [s for s in specs if not s.sql]
     gx_verdicts = {v.check: v for v in run_expectations(ref, frame, gx_specs)}
-    return [sql_verdicts.get(s.name) or gx_verdicts[s.name] for s in specs], versions
+    verdicts = [sql_verdicts.get(s.name) or gx_verdicts[s.name] for s in specs]
+    config = hub.config
+    for spec, verdict in zip(specs, verdicts, strict=True):
+        verdict.metadata = mask_check_details(config, ref, spec.kwargs, verdict.metadata)
+    return verdicts, versions

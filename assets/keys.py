@@ -4,6 +4,8 @@ product], ["agents", agent]. DuckDB tables follow the same names: `raw.<source>_
 import dagster as dg
 import duckdb
 
+from hub.config import HubConfig
+from hub.governance import masked_columns
 from hub.store import split_ref, table_ref
 
 
@@ -18,11 +20,13 @@ def key_for_table(ref: str) -> dg.AssetKey:
     return dg.AssetKey([layer, name])
 
 
-def table_metadata(con: duckdb.DuckDBPyConnection, ref: str, rows: int) -> dict:
-    """Row count, column schema and a preview for the Dagster UI."""
+def table_metadata(con: duckdb.DuckDBPyConnection, config: HubConfig, ref: str, rows: int) -> dict:
+    """Row count, column schema and a preview for the Dagster UI; the preview shows PII as
+    the analyst audience sees it (Dagster keeps metadata in its run history)."""
     schema, table = split_ref(ref)
     columns = con.execute(f"DESCRIBE {table_ref(schema, table)}").fetchall()
-    preview = con.execute(f"SELECT * FROM {table_ref(schema, table)} LIMIT 5").df()
+    shown = masked_columns(con, config, ref, "analyst")
+    preview = con.execute(f"SELECT {shown} FROM {table_ref(schema, table)} LIMIT 5").df()
     return {
         "table": ref,
         "dagster/row_count": rows,

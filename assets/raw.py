@@ -32,7 +32,7 @@ def _raw_asset(source: str, table: str, kind: str, schedule: str | None) -> dg.A
         if result.rejected:
             context.log.warning(f"{result.rejected} row(s) rejected; see rejects.{source}__{table}")
         with hub.store.reader() as con:
-            metadata = table_metadata(con, result.table, result.rows)
+            metadata = table_metadata(con, hub.config, result.table, result.rows)
         return dg.MaterializeResult(
             metadata={
                 **metadata,

@@ -1,4 +1,6 @@
-"""Serve assets: governed data products, PII masked per audience, one asset each."""
+"""Serve assets: governed data products, one asset each. The store holds each product as
+its SQL computes it (the steward's view); the agent audience's masked copy is republished
+with every product for agents, and the analyst's on read (`hub.governance`)."""
 
 import dagster as dg
 
@@ -6,7 +8,7 @@ from assets.guard import require_open_gate
 from assets.keys import key_for_table, table_metadata
 from hub import audit, gate
 from hub.config import HubConfig
-from hub.governance import pii_columns, publish, publish_agent_copy
+from hub.governance import pii_of, publish, publish_agent_copy
 from hub.resource import HubResource
 from hub.store import new_batch_id, record_batch
 
@@ -25,7 +27,7 @@ def _product_asset(config: HubConfig, name: str) -> dg.AssetsDefinition:
         kinds={"duckdb"},
         deps=deps,
         description=f"`serve.{name}` for the `{product.audience}` audience. {product.description}",
-        metadata={"audience": product.audience, "pii": pii_columns(product)},
+        metadata={"audience": product.audience, "pii": pii_of(config, f"serve.{name}")},
     )
     def build(context: dg.AssetExecutionContext, hub: HubResource) -> dg.MaterializeResult:
         config = hub.config
@@ -47,11 +49,11 @@ def _product_asset(config: HubConfig, name: str) -> dg.AssetsDefinition:
                     "batch_id": batch_id,
                     "rows": rows,
                     "audience": product.audience,
-                    "masked": pii_columns(config.serve[name]),
+                    "pii": pii_of(config, f"serve.{name}"),
                     "run_id": context.run_id,
                 },
             )
-            metadata = table_metadata(con, f"serve.{name}", rows)
+            metadata = table_metadata(con, config, f"serve.{name}", rows)
         if product.audience == "agent":
             with hub.store.writer() as con:
                 copy = publish_agent_copy(con, config)

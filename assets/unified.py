@@ -71,7 +71,7 @@ def _entity_asset(config: HubConfig, name: str) -> dg.AssetsDefinition:
                     "run_id": context.run_id,
                 },
             )
-            metadata = table_metadata(con, f"unified.{name}", result.entities.num_rows)
+            metadata = table_metadata(con, config, f"unified.{name}", result.entities.num_rows)
         return dg.MaterializeResult(
             metadata={
                 **metadata,

@@ -1,7 +1,10 @@
 """Document folders: one row per file (Markdown or text), ready for search and citation.
 
 `doc_id` is the path relative to the folder, so citations stay stable across loads.
-A file that is not UTF-8 text is rejected with its path.
+YAML front matter (between `---` lines at the top) becomes columns: that is how a document
+says whose it is (`client_id: C001`), which agents need to search only their subject's
+documents. A file that is not UTF-8 text, or whose front matter is not a YAML mapping of
+plain values, is rejected with its path and the reason.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import hashlib
 from pathlib import Path
 
 import pyarrow as pa
+import yaml
 
 from connectors.base import Extract, Reject, SourceReadError, with_origin
 from hub.config import SourceConfig, TableConfig
@@ -33,22 +37,49 @@ def read(source: SourceConfig, name: str, table: str, config: TableConfig, root:
         except UnicodeDecodeError as exc:
             rejects.append(Reject(str(path), f"not UTF-8 text ({exc.reason})", data[:200].hex()))
             continue
+        try:
+            front, body = front_matter(text)
+        except ValueError as exc:
+            rejects.append(Reject(str(path), f"front matter: {exc}", text[:400]))
+            continue
         rows.append(
             {
+                **front,
                 "doc_id": path.relative_to(folder).as_posix(),
-                "title": _title(text, path),
-                "body": text,
+                "title": _title(body, path),
+                "body": body,
                 "sha256": hashlib.sha256(data).hexdigest(),
             }
         )
-    table_rows = (
-        pa.Table.from_pylist(rows) if rows else pa.table({"doc_id": pa.array([], pa.string())})
-    )
+    columns = list(dict.fromkeys(key for row in rows for key in row)) or ["doc_id"]
+    table_rows = pa.table({c: pa.array([r.get(c) for r in rows], pa.string()) for c in columns})
     return Extract(
         rows=with_origin(table_rows, [str(folder / r["doc_id"]) for r in rows]),
         rejects=rejects,
         location=f"{folder}/{pattern}",
     )
+
+
+def front_matter(text: str) -> tuple[dict[str, str], str]:
+    """({key: value as text}, the rest) of a document; ({}, text) without front matter."""
+    if not text.startswith("---\n"):
+        return {}, text
+    head, marker, rest = text[4:].partition("\n---\n")
+    if not marker:
+        raise ValueError("it opens with `---` but has no closing `---` line")
+    try:
+        values = yaml.safe_load(head) or {}
+    except yaml.YAMLError as exc:
+        raise ValueError(f"not valid YAML ({exc})") from None
+    if not isinstance(values, dict) or not all(
+        isinstance(k, str) and (v is None or isinstance(v, str | int | float | bool))
+        for k, v in values.items()
+    ):
+        raise ValueError("it must be a mapping of names to plain values")
+    reserved = {"doc_id", "title", "body", "sha256"} & set(values)
+    if reserved:
+        raise ValueError(f"{sorted(reserved)} are set by Groundwork; rename them")
+    return {k: None if v is None else str(v) for k, v in values.items()}, rest
 
 
 def _title(text: str, path: Path) -> str:

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from connectors.base import Extract, Reject, SourceReadError, redact_url, with_origin
+from connectors.base import Extract, Reject, SourceReadError, with_origin
 from hub.config import SourceConfig, TableConfig
+from hub.secrets import redact_url
 
 TIMEOUT_SECONDS = 30
 MAX_PAGES = 10_000

@@ -11,14 +11,17 @@ from pathlib import Path
 import pyarrow as pa
 import sqlalchemy as sa
 
-from connectors.base import Extract, SourceReadError, redact_url, with_origin
+from connectors.base import Extract, SourceReadError, with_origin
+from hub import secrets
 from hub.config import SourceConfig, TableConfig
+from hub.secrets import redact_url
 
 CHUNK_ROWS = 50_000
 
 
 def read(source: SourceConfig, name: str, table: str, config: TableConfig, root: Path) -> Extract:
     url = sa.engine.make_url(_with_root(source.url or "", root))
+    secrets.register(url.password)  # driver errors may quote it; every message is scrubbed
     shown = redact_url(url.render_as_string(hide_password=True))
     engine = sa.create_engine(url)
     try:
@@ -36,9 +39,10 @@ def read(source: SourceConfig, name: str, table: str, config: TableConfig, root:
             "Fix: correct the table name under `tables` in hub.yaml."
         ) from exc
     except sa.exc.SQLAlchemyError as exc:
+        cause = getattr(exc, "orig", None) or exc
         raise SourceReadError(
             f"source {name}, table {table}: cannot read from {shown}: "
-            f"{type(exc).__name__}: {exc.args[0] if exc.args else exc}. "
+            f"{type(cause).__name__}: {secrets.scrub(str(cause))}. "
             "Fix: check that the database is reachable and the URL in hub.yaml is right."
         ) from exc
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:

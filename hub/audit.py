@@ -1,11 +1,13 @@
-"""The audit trail: `meta.audit_log`, append-only and hash-chained.
+"""The audit trail: `meta.audit_log`, append-only and hash-chained, its head anchored outside.
 
 Each record carries the hash of the previous one, and its own hash covers every field, so
-editing, inserting or deleting any record before the last one breaks the chain from there
-on; `hub audit verify` finds it. (Records cut off the end leave a valid shorter chain: that
-needs the head anchored outside the store, which is not built yet.)
+editing, inserting or deleting a record breaks the chain from there on. Every writer of
+the store anchors the latest sequence number and hash in a small file beside it
+(`<store>.audit-head`) before it lets go of the store, so records cut off the end show too.
+`verify` also replays the trail's draft records and compares them with `agents.drafts`: a
+status, decider, recipient or content that changed without a record is found.
 Callers append inside the transaction that does the work, so the record and the change
-land together. Details never hold secrets: connection strings are logged without passwords.
+land together. Details are scrubbed of every known secret before they are written.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import duckdb
 
+from hub.secrets import scrub
 from hub.store import now
 
 GENESIS = "0" * 64
@@ -34,13 +38,19 @@ def append(
     last = con.execute("SELECT seq, hash FROM meta.audit_log ORDER BY seq DESC LIMIT 1").fetchone()
     seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS)
     at = now().isoformat()
-    body = json.dumps(details or {}, sort_keys=True, default=str)
+    body = scrub(json.dumps(details or {}, sort_keys=True, default=str))
     digest = _hash(seq, at, actor, action, target, body, prev_hash)
     con.execute(
         "INSERT INTO meta.audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [seq, at, actor, action, target, body, prev_hash, digest],
     )
     return seq
+
+
+def head(con: duckdb.DuckDBPyConnection) -> tuple[int, str] | None:
+    """(sequence number, hash) of the latest record."""
+    row = con.execute("SELECT seq, hash FROM meta.audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+    return (row[0], row[1]) if row else None
 
 
 @dataclass(frozen=True)
@@ -50,8 +60,9 @@ class Verdict:
     problem: str = ""
 
 
-def verify(con: duckdb.DuckDBPyConnection) -> Verdict:
-    """Walk the chain from the first record; report the first record that does not fit."""
+def verify(con: duckdb.DuckDBPyConnection, anchor: Path) -> Verdict:
+    """Walk the chain from the first record, check its end against the anchor, then replay
+    the drafts; report the first record (or draft) that does not fit."""
     rows = con.execute(
         "SELECT seq, logged_at, actor, action, target, details, prev_hash, hash "
         "FROM meta.audit_log ORDER BY seq"
@@ -67,7 +78,83 @@ def verify(con: duckdb.DuckDBPyConnection) -> Verdict:
         if digest != _hash(seq, at, actor, action, target, body, prev):
             return Verdict(False, len(rows), f"record {seq} was changed after it was written")
         prev_hash = digest
-    return Verdict(True, len(rows))
+    problem = _check_anchor(rows, anchor) or _check_drafts(con, rows)
+    return Verdict(not problem, len(rows), problem or "")
+
+
+def _check_anchor(rows: list[tuple], anchor: Path) -> str | None:
+    if not anchor.exists():
+        return (
+            f"the head anchor {anchor} is missing, so records cut off the end could not be "
+            "seen. Fix: restore it from a backup; a store rebuilt on purpose starts a new trail"
+            if rows
+            else None
+        )
+    anchored = json.loads(anchor.read_text())
+    seq, digest = anchored["seq"], anchored["hash"]
+    if len(rows) < seq:
+        return (
+            f"records {len(rows) + 1}-{seq} were cut off the end: the trail stops at record "
+            f"{len(rows)} but {anchor.name} says record {seq} was written"
+        )
+    if rows[seq - 1][7] != digest:
+        return f"record {seq} is not the record {anchor.name} anchored: the trail was rewritten"
+    return None
+
+
+_DRAFT_STATUS = {
+    "agent.draft": "pending",
+    "draft.supersede": "superseded",
+    "draft.approve": "approved",
+    "draft.reject": "rejected",
+    "draft.deliver": "delivered",
+    "draft.deliver_failed": "failed",
+    "draft.deliver_refused": "pending",
+}
+
+
+def _check_drafts(con: duckdb.DuckDBPyConnection, rows: list[tuple]) -> str | None:
+    """Replay the draft records and compare each draft's row with what they say."""
+    from hub.drafts import content_hash
+
+    expected: dict[str, dict[str, Any]] = {}
+    for seq, _, actor, action, target, body, _, _ in rows:
+        if action not in _DRAFT_STATUS:
+            continue
+        details = json.loads(body)
+        state = expected.setdefault(target, {"created": None, "approved": None, "by": None})
+        state.update(status=_DRAFT_STATUS[action], seq=seq)
+        if action == "agent.draft":
+            state["created"] = details.get("content_sha256")
+        elif action in ("draft.approve", "draft.reject"):
+            state["by"] = actor.removeprefix("human:")
+            state["approved"] = details.get("content_sha256")
+        elif action == "draft.deliver_refused":
+            state.update(by=None, approved=None)
+    drafts = con.execute(
+        "SELECT draft_id, status, decided_by, recipient, title, body, approved_sha256 "
+        "FROM agents.drafts ORDER BY created_at, draft_id"
+    ).fetchall()
+    for draft_id, status, by, recipient, title, body, approved in drafts:
+        state = expected.pop(draft_id, None)
+        if state is None:
+            return f"draft {draft_id} has no audit record: it was written outside Groundwork"
+        where = f"draft {draft_id} (last audited in record {state['seq']})"
+        if status != state["status"]:
+            return f"{where} is {status!r} in agents.drafts but {state['status']!r} in the trail"
+        if (by or None) != state["by"]:
+            return f"{where}: decided by {by!r} in agents.drafts, {state['by']!r} in the trail"
+        if content_hash(None, title, body) != state["created"]:
+            return f"{where}: its title or body differs from what the agent wrote"
+        if state["approved"] and (approved, content_hash(recipient, title, body)) != (
+            state["approved"],
+            state["approved"],
+        ):
+            return f"{where}: its recipient or content differs from what was approved"
+    if expected:
+        missing = next(iter(expected))
+        return f"draft {missing} is in the trail but missing from agents.drafts"
+    return None
 
 
 def _hash(seq: int, at: str, actor: str, action: str, target: str, body: str, prev: str) -> str:

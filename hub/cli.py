@@ -82,8 +82,10 @@ def demo(
             "fresh store. Fix: run `hub demo` in an empty folder, or pass --config demo.yaml."
         )
     if not keep_store:
-        for stale in (loaded.store.path, loaded.store.agent_path, loaded.delivery.outbox):
-            target = loaded.resolve(stale)
+        store = Store.of(loaded)
+        stale = [store.path, store.audit_anchor]
+        stale += [loaded.resolve(p) for p in (loaded.store.agent_path, loaded.store.analyst_path)]
+        for target in [*stale, loaded.resolve(loaded.delivery.outbox)]:
             shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
     started = time.monotonic()
     counts = generate(loaded.root / SOURCES_FOLDER, seed=seed, dirty=dirty)
@@ -133,19 +135,27 @@ def status(config: ConfigOption = None) -> None:
 
 @app.command()
 def sql(
-    query: Annotated[str, typer.Argument(help="A SQL query on the store (read-only).")],
+    query: Annotated[str, typer.Argument(help="One SELECT on the store (read-only).")],
+    audience: Annotated[
+        str | None,
+        typer.Option(
+            "--as",
+            help="Read as analyst (masked; the default), steward (everything) or agent.",
+        ),
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Run a read-only query on the store and print the result."""
-    with _store(config).reader() as con:
-        frame = con.execute(query).df()
-    _print_frame(frame)
+    """Run one read-only SELECT in the sandbox, as an audience, and print the result."""
+    import hub
+
+    _print_frame(hub.sql(query, audience=audience, config=str(config) if config else None))
 
 
 @app.command()
 def drafts(
     status: Annotated[
-        str | None, typer.Option(help="Only this status: pending, approved, rejected, delivered.")
+        str | None,
+        typer.Option(help="Only this status: pending, approved, rejected, delivered, failed."),
     ] = None,
     config: ConfigOption = None,
 ) -> None:
@@ -160,37 +170,67 @@ def draft(
     draft_id: Annotated[str, typer.Argument(help="The draft's id (see `hub drafts`).")],
     config: ConfigOption = None,
 ) -> None:
-    """Show one draft in full, with its recipient and citations, before you decide on it."""
-    from hub.delivery import recipient_of
+    """Show one draft in full, with its recipient, review flags and citations, before you
+    decide on it."""
+    _show_draft(load_config(config), _store(config), draft_id)
 
-    loaded = load_config(config)
-    with _store(config).reader() as con:
-        row = con.execute(
-            "SELECT title, body, status, citations, mode, model FROM agents.drafts "
-            "WHERE draft_id = ?",
-            [draft_id],
-        ).fetchone()
-        recipient = recipient_of(con, loaded, draft_id) if row else None
-    if row is None:
-        raise ConfigError(f"no draft {draft_id}. See `hub drafts` for the ids.")
-    title, body, state, citations, mode, model = row
-    console.print(f"[bold]{title}[/]  ({state}, mode {mode}, model {model})")
-    console.print(f"To: {recipient or '(no address: it cannot be delivered)'}\n", markup=False)
-    console.print(body, markup=False)
-    console.print(f"\n[dim]citations: {citations}[/]")
+
+def _show_draft(loaded, store: Store, draft_id: str) -> dict:  # noqa: ANN001 - HubConfig
+    import json
+
+    from hub.drafts import get, recipient_of, usable_address
+
+    with store.reader() as con:
+        row = get(con, draft_id)
+        found = recipient_of(con, loaded, row["subject_id"])
+    address, problem = usable_address(found)
+    console.print(row["title"], style="bold", markup=False, highlight=False, end="")
+    console.print(f"  ({row['status']}, mode {row['mode']}, model {row['model']})", markup=False)
+    if row["reason"]:
+        console.print(f"Note: {row['reason']}", markup=False)
+    console.print(f"To: {address or f'(cannot be delivered: {problem})'}", markup=False)
+    reasons = json.loads(row["review_reasons"] or "[]")
+    if reasons:
+        console.print("[red]needs_review[/] — check these before you approve:")
+        for reason in reasons:
+            console.print(f"  ! {reason}", markup=False)
+    console.print("")
+    console.print(row["body"], markup=False)
+    refused = [c for c in json.loads(row["tool_calls"] or "[]") if c.get("refused")]
+    for call in refused:
+        console.print(f"[dim]refused tool call: {call['refused']}[/]")
+    console.print(f"\n[dim]citations: {row['citations']}[/]")
+    return {**row, "needs_review": bool(reasons)}
 
 
 @app.command()
 def approve(
     draft_id: Annotated[str, typer.Argument(help="The draft to approve.")],
     by: Annotated[str, typer.Option("--by", help="Who approves (goes to the audit trail).")],
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Approve a draft flagged needs_review without asking.")
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Approve a pending draft; delivery then sends it (sensor or `hub deliver`)."""
+    """Approve a pending draft as it is now (its recipient and content are bound by a hash);
+    delivery then sends it (sensor or `hub deliver`)."""
+    from hub.drafts import DraftError
     from hub.drafts import approve as approve_draft
 
-    approve_draft(_store(config), draft_id, by)
-    console.print(f"Approved {draft_id}. It is delivered by the next `hub deliver` or the sensor.")
+    loaded, store = load_config(config), _store(config)
+    shown = _show_draft(loaded, store, draft_id)
+    if shown["needs_review"] and not yes:
+        if not sys.stdin.isatty():
+            raise DraftError(
+                f"draft {draft_id} is flagged needs_review (see above). Fix: read it, then "
+                "approve with --yes, or reject it with --reason."
+            )
+        typer.confirm("This draft is flagged needs_review. Approve it anyway?", abort=True)
+    digest = approve_draft(store, loaded, draft_id, by)
+    console.print(
+        f"Approved {draft_id} (content sha256 {digest[:12]}…). It is delivered by the next "
+        "`hub deliver` or the sensor, only if it still hashes the same."
+    )
 
 
 @app.command()
@@ -209,37 +249,37 @@ def reject(
 
 @app.command()
 def deliver(config: ConfigOption = None) -> None:
-    """Run the delivery job now: approved drafts become .eml files in the outbox."""
+    """Run the delivery job now: approved drafts become .eml files in the outbox; a draft
+    that cannot be sent as approved is reported and the others still go out."""
     from hub.runner import run_job
 
     path = config_path(config)
     report = run_job(path, "deliver_drafts")
+    loaded = load_config(path)
+    from hub.drafts import counts
+
+    with _store(path).reader() as con:
+        done = counts(con).get("delivered", 0)
+    console.print(f"{done} draft(s) delivered so far, in {loaded.resolve(loaded.delivery.outbox)}.")
     if not report.success:
         for step, why in report.failures.items():
-            console.print(f"[red]{step} failed:[/] {why}")
+            console.print(f"[red]{step} failed:[/] {why}", highlight=False)
         raise typer.Exit(1)
-    loaded = load_config(path)
-    with _store(path).reader() as con:
-        done = con.execute(
-            "SELECT draft_id, delivered_at FROM agents.drafts WHERE status = 'delivered' "
-            "ORDER BY delivered_at"
-        ).fetchall()
-    console.print(
-        f"{len(done)} draft(s) delivered so far, in {loaded.resolve(loaded.delivery.outbox)}."
-    )
 
 
 @audit_app.command("verify")
 def audit_verify(config: ConfigOption = None) -> None:
-    """Prove that no audit record was changed, inserted or removed (before the last one)."""
+    """Prove that no audit record was changed, inserted or removed (the end included), and
+    that every draft's status, decider, recipient and content match the trail."""
     from hub import audit
 
-    with _store(config).reader() as con:
-        verdict = audit.verify(con)
+    store = _store(config)
+    with store.reader() as con:
+        verdict = audit.verify(con, store.audit_anchor)
     if verdict.ok:
         console.print(f"[green]audit trail intact[/]: {verdict.records} records, chain verified.")
         return
-    console.print(f"[red]audit trail broken[/]: {verdict.problem}.")
+    console.print(f"[red]audit trail broken[/]: {verdict.problem}.", highlight=False)
     raise typer.Exit(1)
 
 
@@ -294,14 +334,16 @@ def main() -> None:
 
     import duckdb
 
-    from hub.delivery import DeliveryError
     from hub.drafts import DraftError
     from hub.load import LoadError
+    from hub.sandbox import SandboxQueryError, SandboxRefused
+    from hub.secrets import scrub
 
+    known = (ConfigError, StoreError, DraftError, LoadError, SandboxRefused, SandboxQueryError)
     try:
         code = app(standalone_mode=False)
-    except (ConfigError, StoreError, DraftError, DeliveryError, LoadError, duckdb.Error) as exc:
-        console.print(f"error: {exc}", style="red", markup=False, highlight=False)
+    except (*known, duckdb.Error) as exc:
+        console.print(f"error: {scrub(str(exc))}", style="red", markup=False, highlight=False)
         sys.exit(2)
     except click.ClickException as exc:
         exc.show()

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import os
 import re
+import urllib.parse
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from hub import secrets
 
 CONFIG_ENV = "HUB_CONFIG"
 DEFAULT_FILE = "hub.yaml"
@@ -145,7 +148,8 @@ class ProductConfig(Model):
     "A SELECT over `unified.*` / `raw.*` tables; PII columns are masked per audience."
     primary_key: list[str] = Field(default_factory=list)
     columns: dict[str, ColumnConfig] = Field(default_factory=dict)
-    audience: Literal["agent", "analyst", "steward"] = "agent"
+    audience: Audience = "agent"
+    "Who may read it: this audience and the more privileged ones, each masked its own way."
 
     @property
     def inputs(self) -> list[str]:
@@ -154,11 +158,31 @@ class ProductConfig(Model):
         return list(dict.fromkeys(f"{layer}.{table}".lower() for layer, table in found))
 
 
+Audience = Literal["agent", "analyst", "steward"]
+AUDIENCES: tuple[str, ...] = ("agent", "analyst", "steward")
+"From least to most privileged: each reads the products of its level and below."
+Policy = Literal["clear", "mask", "hash", "redact"]
+
+
 class GovernanceConfig(Model):
-    policies: dict[str, dict[str, Literal["clear", "mask", "hash", "redact"]]] = Field(
-        default_factory=lambda: {"agent": {"email": "mask", "phone": "mask"}}
+    policies: dict[Audience, dict[str, Policy]] = Field(
+        default_factory=lambda: {
+            "agent": {"email": "mask", "phone": "mask", "name": "redact"},
+            "analyst": {"email": "hash", "phone": "mask", "name": "mask"},
+        }
     )
-    "Per audience, per PII class: how the value is shown."
+    "Per audience, per PII class: how the value is shown. `steward` always reads clear."
+    hash_salt: str | None = Field(default=None, repr=False)
+    "Salt of the `hash` policy; use `${HUB_HASH_SALT}`. Unset: a random salt beside the store."
+
+
+class AccessConfig(Model):
+    default_audience: Audience = "analyst"
+    "Who `hub sql`, `hub.sql()` and `hub.connect()` read as, unless `--as` / `audience=` says."
+    memory_limit: str = "2GB"
+    "DuckDB memory limit of a human reader's sandbox."
+    threads: int = 2
+    "DuckDB threads of a human reader's sandbox."
 
 
 class LLMConfig(Model):
@@ -185,6 +209,9 @@ class AgentConfig(Model):
     subject_name: str
     documents: str | None = None
     "Serve product holding the documents the agent may search."
+    documents_key: str | None = None
+    "Column of the documents product naming the subject a document belongs to (default: "
+    "`subject_key`); the agent only ever searches its subject's documents."
     reads: list[str] = Field(default_factory=list)
     "Serve products the agent's SQL tool may read (the subjects and documents are implied)."
     instructions: str
@@ -194,6 +221,13 @@ class AgentConfig(Model):
     max_steps: int = 8
     max_seconds: float = 60.0
     max_rows: int = 200
+    "Rows one SQL call may return."
+    max_result_bytes: int = 65_536
+    "Bytes (as JSON) one SQL call may return; the rest is cut and the call says so."
+    max_query_seconds: float = 5.0
+    "Wall-clock limit of one SQL call; the query's process is killed when it is reached."
+    memory_limit: str = "512MB"
+    "DuckDB memory limit of the agent's sandbox."
     llm: LLMConfig = Field(default_factory=LLMConfig)
 
     @property
@@ -217,6 +251,8 @@ class StoreConfig(Model):
     "The DuckDB file of the governed store."
     agent_path: str = "data/agent.duckdb"
     "The copy of the agent audience's products that agents read, read-only."
+    analyst_path: str = "data/analyst.duckdb"
+    "The analyst audience's masked copy of `unified`, `serve` and the check results."
 
 
 class HubConfig(Model):
@@ -227,6 +263,7 @@ class HubConfig(Model):
     checks: dict[str, list[CheckConfig]] = Field(default_factory=dict)
     "Per table (`raw.crm__clients`, `unified.customer`, `serve.customers`): expectations."
     governance: GovernanceConfig = Field(default_factory=GovernanceConfig)
+    access: AccessConfig = Field(default_factory=AccessConfig)
     serve: dict[str, ProductConfig] = Field(default_factory=dict)
     agents: dict[str, AgentConfig] = Field(default_factory=dict)
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
@@ -245,7 +282,47 @@ class HubConfig(Model):
             missing = [p for p in agent.products if p not in self.serve]
             if missing:
                 raise ValueError(f"agents.{agent_name} reads unknown serve products {missing}")
+        self._policies_cover_every_pii_class()
         return self
+
+    def _policies_cover_every_pii_class(self) -> None:
+        policies = self.governance.policies
+        unclear = {c: p for c, p in policies.get("steward", {}).items() if p != "clear"}
+        if unclear:
+            raise ValueError(
+                f"governance.policies.steward: {unclear}: the steward reads the store itself, "
+                "in clear; remove these or make them `clear`"
+            )
+        readers = {"analyst", self.access.default_audience} - {"steward"}
+        if any(p.audience == "agent" for p in self.serve.values()) or self.agents:
+            readers.add("agent")
+        for at, pii in self.pii_declarations():
+            for audience in sorted(readers):
+                if pii not in policies.get(audience, {}):
+                    raise ValueError(
+                        f"{at}: PII class `{pii}` has no policy for the `{audience}` audience; "
+                        f"add `{pii}: mask` (or clear, hash, redact) under "
+                        f"governance.policies.{audience}"
+                    )
+
+    def pii_declarations(self) -> list[tuple[str, str]]:
+        """Every declared PII class with where it is declared (`sources.crm.tables...pii`)."""
+        found = [
+            (f"sources.{s}.tables.{t}.columns.{c}.pii", spec.pii)
+            for s, t, table in self.raw_tables()
+            for c, spec in table.columns.items()
+        ]
+        found += [
+            (f"entities.{e}.fields.{f}.pii", spec.pii)
+            for e, entity in self.entities.items()
+            for f, spec in entity.fields.items()
+        ]
+        found += [
+            (f"serve.{p}.columns.{c}.pii", spec.pii)
+            for p, product in self.serve.items()
+            for c, spec in product.columns.items()
+        ]
+        return [(at, pii) for at, pii in found if pii]
 
     def resolve(self, path: str) -> Path:
         candidate = Path(path).expanduser()
@@ -282,26 +359,91 @@ def load_config(path: str | Path | None = None) -> HubConfig:
 
 
 def interpolate(value: Any, *, file: Path, at: str = "") -> Any:
-    """Replace `${NAME}` / `${NAME:-default}` in every string of the YAML tree."""
+    """Replace `${NAME}` / `${NAME:-default}` in every string of the YAML tree.
+
+    A value placed inside a URL's user-info (`postgresql://user:${PW}@host/db`) is
+    percent-encoded, so a password with `@ : / # % ?` still parses; it and every value under
+    a secret-looking key (`password`, `api_key`, `token`, ...) is registered with
+    `hub.secrets`, which scrubs it from every message. A password written in the file
+    itself is refused.
+    """
     if isinstance(value, dict):
         return {k: interpolate(v, file=file, at=_join(at, k)) for k, v in value.items()}
     if isinstance(value, list):
         return [interpolate(v, file=file, at=f"{at}[{i}]") for i, v in enumerate(value)]
     if not isinstance(value, str):
         return value
+    userinfo = _userinfo_span(value)
+    _refuse_literal_password(value, userinfo, file=file, at=at)
+    secret_key = bool(secrets.SECRET_KEY.search(at.rpartition(".")[2]))
 
     def substitute(match: re.Match[str]) -> str:
         name, default = match.group(1), match.group(2)
         if name in os.environ:
-            return os.environ[name]
-        if default is not None:
-            return default
+            found = os.environ[name]
+        elif default is not None:
+            found = default
+        else:
+            raise ConfigError(
+                f"{file}: {at}: environment variable {name} is not set. "
+                f"Fix: export {name}=..., or write ${{{name}:-default}} in hub.yaml."
+            )
+        in_userinfo = userinfo is not None and userinfo[0] <= match.start() < userinfo[1]
+        if in_userinfo or secret_key:
+            secrets.register(found)
+        return urllib.parse.quote(found, safe="") if in_userinfo else found
+
+    result = _ENV_REF.sub(substitute, value)
+    if result != value and "://" in result and userinfo is None:
+        _check_url_from_environment(result, file=file, at=at)
+    return result
+
+
+def _userinfo_span(template: str) -> tuple[int, int] | None:
+    """Where the user-info of a URL template lies (between `://` and its `@`), looking only
+    at the template's own characters, not at the values `${NAME}` will bring."""
+    scheme = re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", template)
+    if not scheme:
+        return None
+    masked = _ENV_REF.sub(lambda m: "x" * len(m.group(0)), template)
+    start = scheme.end()
+    for index in range(start, len(masked)):
+        if masked[index] == "@":
+            return start, index
+        if masked[index] in "/?#":
+            return None
+    return None
+
+
+def _refuse_literal_password(
+    template: str, userinfo: tuple[int, int] | None, *, file: Path, at: str
+) -> None:
+    if userinfo is None:
+        return
+    literal = _ENV_REF.sub("", template[userinfo[0] : userinfo[1]])
+    if literal.partition(":")[2]:
         raise ConfigError(
-            f"{file}: {at}: environment variable {name} is not set. "
-            f"Fix: export {name}=..., or write ${{{name}:-default}} in hub.yaml."
+            f"{file}: {at}: the URL has a password written in hub.yaml. "
+            "Fix: take it from the environment, e.g. `postgresql://user:${DB_PASSWORD}@host/db`."
         )
 
-    return _ENV_REF.sub(substitute, value)
+
+def _check_url_from_environment(url: str, *, file: Path, at: str) -> None:
+    """A whole URL from the environment cannot be encoded for the user; refuse one whose
+    user-info is ambiguous, and remember its password as a secret."""
+    authority = url.partition("://")[2].partition("?")[0]
+    if authority.count("@") > 1:
+        raise ConfigError(
+            f"{file}: {at}: the URL taken from the environment has more than one `@` before "
+            "its host, so its user or password cannot be told from the host. Fix: "
+            "percent-encode `@` in the password as %40, or write the URL in hub.yaml with the "
+            "password as its own ${NAME} (`scheme://user:${DB_PASSWORD}@host/db`), which "
+            "Groundwork encodes."
+        )
+    password = urllib.parse.urlsplit(url).password
+    if password:
+        secrets.register(password)
+        secrets.register(urllib.parse.unquote(password))
 
 
 def _join(at: str, key: Any) -> str:

@@ -1,9 +1,14 @@
 """Delivery: approved drafts leave the system as `.eml` files in the outbox, at most once.
 
-The file is created exclusively (`<draft_id>.eml`), so a second delivery of the same draft
-finds it there and writes nothing; the draft is then marked `delivered` with the recipient,
-and the audit trail records it. Nothing that is not `approved` is ever picked up. The real
-address comes from the unified store (agents only ever saw it masked).
+Each approved draft is handled on its own, in its own transaction:
+- its id must be a Groundwork draft id, and its file must resolve inside `outbox/`;
+- its subject's address (from the governed store: agents only saw it masked) must be exactly
+  one valid address, else the draft is `failed` with the reason;
+- the draft must hash to what the human approved (recipient, subject line, body), else the
+  approval is void and the draft is pending again;
+- then the message is written whole under a temporary name and linked into place as
+  `<draft_id>.eml` (a second delivery finds it and writes nothing), and the draft is
+  `delivered`. Each outcome is audited; one bad draft never stops the others.
 """
 
 from __future__ import annotations
@@ -14,107 +19,80 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 
-import duckdb
-
-from hub import audit
+from hub import audit, drafts
 from hub.config import HubConfig
-from hub.store import Store, now, quote_ident, split_ref, table_ref
-
-
-class DeliveryError(Exception):
-    """An approved draft cannot be delivered; it stays approved and nothing is sent."""
+from hub.store import Store
 
 
 @dataclass(frozen=True)
-class Delivered:
+class Outcome:
     draft_id: str
-    recipient: str
-    path: Path
+    status: str
+    "`delivered`, `failed` (nothing sent) or `pending` (changed after approval: approve again)"
+    detail: str
+    "The file written, or why nothing was sent."
 
 
-def approved_undelivered(store: Store) -> list[str]:
-    with store.reader() as con:
-        return [
-            r[0]
-            for r in con.execute(
-                "SELECT draft_id FROM agents.drafts WHERE status = 'approved' ORDER BY draft_id"
-            ).fetchall()
-        ]
-
-
-def deliver_approved(config: HubConfig, store: Store, run_id: str | None = None) -> list[Delivered]:
-    """Deliver every approved draft, each in its own transaction; one that cannot be
-    delivered stays approved and is reported after the others went out."""
-    outbox = config.resolve(config.delivery.outbox)
+def deliver_approved(config: HubConfig, store: Store, run_id: str | None = None) -> list[Outcome]:
+    """Deliver every approved draft, each on its own; returns what happened to each."""
+    outbox = config.resolve(config.delivery.outbox).resolve()
     outbox.mkdir(parents=True, exist_ok=True)
-    delivered, problems = [], []
-    for draft_id in approved_undelivered(store):
-        try:
-            delivered.append(_deliver_one(config, store, outbox, draft_id, run_id))
-        except DeliveryError as exc:
-            problems.append(str(exc))
-    if problems:
-        raise DeliveryError("; ".join(problems))
-    return delivered
+    return [
+        _deliver_one(config, store, outbox, draft_id, run_id)
+        for draft_id in drafts.approved_ids(store)
+    ]
 
 
 def _deliver_one(
     config: HubConfig, store: Store, outbox: Path, draft_id: str, run_id: str | None
-) -> Delivered:
+) -> Outcome:
     with store.transaction() as con:
-        row = con.execute(
-            "SELECT title, body FROM agents.drafts WHERE draft_id = ? AND status = 'approved'",
-            [draft_id],
-        ).fetchone()
-        if row is None:
-            raise DeliveryError(f"draft {draft_id} is no longer approved; nothing was sent")
-        title, body = row
-        recipient = recipient_of(con, config, draft_id)
-        if not recipient:
-            raise DeliveryError(
-                f"draft {draft_id}: no address for its subject in "
-                f"{config.delivery.recipients_from}; fix the subject's e-mail, then deliver again"
-            )
-        message = _message(config.delivery.sender, recipient, title, body, draft_id)
+        draft = drafts.get(con, draft_id)
+        if draft["status"] != "approved":
+            return Outcome(draft_id, draft["status"], "no longer approved; nothing was sent")
         path = outbox / f"{draft_id}.eml"
+        if not drafts.DRAFT_ID.match(draft_id) or path.resolve().parent != outbox:
+            why = "its id is not a Groundwork draft id, so it cannot name a file; nothing was sent"
+            drafts.mark_failed(con, draft_id, why, run_id)
+            return Outcome(draft_id, "failed", why)
+        address, problem = drafts.usable_address(
+            drafts.recipient_of(con, config, draft["subject_id"])
+        )
+        if address is None:
+            why = f"{problem}; nothing was sent. Fix the subject's e-mail, then draft again"
+            drafts.mark_failed(con, draft_id, why, run_id)
+            return Outcome(draft_id, "failed", why)
+        if drafts.content_hash(address, draft["title"], draft["body"]) != draft["approved_sha256"]:
+            why = (
+                "its recipient or content changed after it was approved; nothing was sent. "
+                f"Read it again (`hub draft {draft_id}`) and approve it again"
+            )
+            drafts.void_approval(con, draft_id, why, run_id)
+            return Outcome(draft_id, "pending", why)
+        anchored = audit.head(con)
+        message = _message(config.delivery.sender, address, draft, anchored)
         _write_once(path, message)
-        con.execute(
-            "UPDATE agents.drafts SET status = 'delivered', delivered_at = ?, delivered_to = ? "
-            "WHERE draft_id = ?",
-            [now(), recipient, draft_id],
-        )
-        audit.append(
+        drafts.mark_delivered(
             con,
-            actor="delivery",
-            action="draft.deliver",
-            target=draft_id,
-            details={"channel": "outbox", "file": path.name, "run_id": run_id},
+            draft_id,
+            address,
+            {"channel": "outbox", "file": path.name, "run_id": run_id},
         )
-    return Delivered(draft_id, recipient, path)
+    return Outcome(draft_id, "delivered", path.name)
 
 
-def recipient_of(con: duckdb.DuckDBPyConnection, config: HubConfig, draft_id: str) -> str | None:
-    """The real address a draft goes to, from the unified store (agents only saw it masked)."""
-    schema, table = split_ref(config.delivery.recipients_from)
-    address = quote_ident(config.delivery.recipient_column)
-    key = quote_ident(config.delivery.recipient_key)
-    row = con.execute(
-        f"SELECT r.{address} FROM agents.drafts d JOIN {table_ref(schema, table)} r "
-        f"ON CAST(r.{key} AS VARCHAR) = d.subject_id WHERE d.draft_id = ?",
-        [draft_id],
-    ).fetchone()
-    return row[0] if row else None
-
-
-def _message(sender: str, to: str, subject: str, body: str, draft_id: str) -> bytes:
+def _message(sender: str, to: str, draft: dict, anchored: tuple[int, str] | None) -> bytes:
     message = EmailMessage()
     message["From"] = sender
     message["To"] = to
-    message["Subject"] = " ".join(subject.split())  # a header holds one line
+    message["Subject"] = " ".join(str(draft["title"]).split())  # a header holds one line
     message["Date"] = formatdate(localtime=False)
-    message["Message-ID"] = make_msgid(idstring=draft_id)
-    message["X-Groundwork-Draft"] = draft_id
-    message.set_content(body)
+    message["Message-ID"] = make_msgid(idstring=draft["draft_id"])
+    message["X-Groundwork-Draft"] = draft["draft_id"]
+    message["X-Groundwork-Content-SHA256"] = draft["approved_sha256"]
+    if anchored:
+        message["X-Groundwork-Audit-Head"] = f"{anchored[0]}:{anchored[1]}"
+    message.set_content(draft["body"])
     return bytes(message)
 
 

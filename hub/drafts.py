@@ -1,63 +1,377 @@
-"""The human at the exit: list drafts, approve or reject them, each decision audited.
+"""`agents.drafts`: its table, its statuses and every statement on it.
 
-Only a `pending` draft can be decided. Approval does not send anything: delivery picks up
-approved drafts on its own (the Dagster sensor, or `hub deliver`).
+A draft is `pending` when an agent writes it; a human makes it `approved` or `rejected`;
+delivery makes an approved one `delivered`, or `failed` (an unusable recipient). A newer
+draft for the same subject makes a pending one `superseded`. Approval binds the content:
+it records the SHA-256 of the canonical draft (recipient, subject line, body) in
+`approved_sha256` and the audit trail, and delivery sends only what hashes the same.
+Each subject has at most one live draft per agent, and every change of status lands in the
+audit trail in the same transaction, so `hub audit verify` can replay the trail and find a
+draft changed behind its back.
 """
 
 from __future__ import annotations
 
-import pandas as pd
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from email.utils import getaddresses
+from typing import TYPE_CHECKING, Any
+
+import duckdb
 
 from hub import audit
-from hub.store import Store, now
+from hub.store import now, quote_ident, split_ref, table_ref
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from hub.config import HubConfig
+    from hub.store import Store
+
+DDL = """
+CREATE TABLE IF NOT EXISTS agents.drafts (
+    draft_id VARCHAR PRIMARY KEY, agent VARCHAR, subject_id VARCHAR, subject_name VARCHAR,
+    status VARCHAR, title VARCHAR, body VARCHAR, citations JSON, mode VARCHAR, model VARCHAR,
+    run_id VARCHAR, trace_id VARCHAR, created_at TIMESTAMPTZ, decided_by VARCHAR,
+    decided_at TIMESTAMPTZ, reason VARCHAR, delivered_at TIMESTAMPTZ, delivered_to VARCHAR);
+ALTER TABLE agents.drafts ADD COLUMN IF NOT EXISTS recipient VARCHAR;
+ALTER TABLE agents.drafts ADD COLUMN IF NOT EXISTS approved_sha256 VARCHAR;
+ALTER TABLE agents.drafts ADD COLUMN IF NOT EXISTS needs_review BOOLEAN;
+ALTER TABLE agents.drafts ADD COLUMN IF NOT EXISTS review_reasons JSON;
+ALTER TABLE agents.drafts ADD COLUMN IF NOT EXISTS tool_calls JSON;
+"""
+STATUSES = ("pending", "approved", "rejected", "superseded", "delivered", "failed")
+DECIDED = ("approved", "delivered")
+"A subject with a draft in one of these is done: no agent drafts for it again."
+DRAFT_ID = re.compile(r"^D-[0-9a-f]{10}$")
 
 
 class DraftError(Exception):
     """The draft does not exist or is not in a state that allows the action."""
 
 
+@dataclass(frozen=True)
+class NewDraft:
+    """What an agent hands over; the draft id, status and hashes are the table's business."""
+
+    draft_id: str
+    subject_id: str
+    subject_name: str
+    title: str
+    body: str
+    citations: dict[str, list[str]]
+    tool_calls: list[dict[str, Any]]
+    review_reasons: list[str]
+    prompt: str
+    mode: str
+    model: str
+    trace_id: str
+
+
+def content_hash(recipient: str | None, title: str, body: str) -> str:
+    """SHA-256 of the canonical draft: what is approved is exactly what can be sent."""
+    canonical = json.dumps(
+        {"recipient": recipient, "subject": title, "body": body},
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def usable_address(value: object) -> tuple[str | None, str]:
+    """(the one address, "") if `value` is exactly one valid e-mail address, else (None, why).
+    The reason never repeats the value (it may be a client's address)."""
+    if not isinstance(value, str) or not value.strip():
+        return None, "the subject has no e-mail address"
+    if "\r" in value or "\n" in value:
+        return None, "the address contains a line break"
+    parsed = getaddresses([value])
+    addresses = [address for _, address in parsed if address]
+    if len(parsed) != 1 or len(addresses) != 1:
+        return None, f"the address field holds {len(addresses)} addresses, not exactly one"
+    address = addresses[0]
+    local, at, domain = address.rpartition("@")
+    odd = any(c in address for c in " ,;<>\"'")
+    malformed = odd or "@" in local or "." not in domain.strip(".")
+    if not at or not local or malformed:
+        return None, "the address is not a valid e-mail address"
+    return address, ""
+
+
+def recipient_of(con: duckdb.DuckDBPyConnection, config: HubConfig, subject_id: str) -> object:
+    """The real (unmasked) address of a subject, from `delivery.recipients_from`."""
+    schema, table = split_ref(config.delivery.recipients_from)
+    address = quote_ident(config.delivery.recipient_column)
+    key = quote_ident(config.delivery.recipient_key)
+    row = con.execute(
+        f"SELECT {address} FROM {table_ref(schema, table)} WHERE CAST({key} AS VARCHAR) = ?",
+        [subject_id],
+    ).fetchone()
+    return row[0] if row else None
+
+
+# --- reading ---------------------------------------------------------------------------
+
+
 def list_drafts(store: Store, status: str | None = None) -> pd.DataFrame:
     with store.reader() as con:
         return con.execute(
-            "SELECT draft_id, agent, subject_name, status, title, mode, created_at, decided_by "
-            "FROM agents.drafts WHERE status <> 'superseded' AND (? IS NULL OR status = ?) "
+            "SELECT draft_id, agent, subject_name, status, "
+            "CASE WHEN needs_review THEN 'needs_review' ELSE '' END AS review, title, mode, "
+            "created_at, decided_by FROM agents.drafts "
+            "WHERE status <> 'superseded' AND (? IS NULL OR status = ?) "
             "ORDER BY created_at, draft_id",
             [status, status],
         ).df()
 
 
-def approve(store: Store, draft_id: str, by: str) -> None:
-    _decide(store, draft_id, by, "approved", "draft.approve", reason=None)
+def get(con: duckdb.DuckDBPyConnection, draft_id: str) -> dict[str, Any]:
+    cursor = con.execute("SELECT * FROM agents.drafts WHERE draft_id = ?", [draft_id])
+    row = cursor.fetchone()
+    if row is None:
+        raise DraftError(f"no draft {draft_id}. See `hub drafts` for the ids.")
+    return dict(zip([d[0] for d in cursor.description], row, strict=True))
 
 
-def reject(store: Store, draft_id: str, by: str, reason: str) -> None:
-    if not reason.strip():
-        raise DraftError("a rejection needs a reason: pass --reason TEXT.")
-    _decide(store, draft_id, by, "rejected", "draft.reject", reason=reason)
-
-
-def _decide(
-    store: Store, draft_id: str, by: str, status: str, action: str, reason: str | None
-) -> None:
-    if not by.strip():
-        raise DraftError("say who decides: pass --by NAME.")
-    with store.transaction() as con:
-        row = con.execute(
-            "SELECT status FROM agents.drafts WHERE draft_id = ?", [draft_id]
-        ).fetchone()
-        if row is None:
-            raise DraftError(f"no draft {draft_id}. See `hub drafts` for the ids.")
-        if row[0] != "pending":
-            raise DraftError(f"draft {draft_id} is {row[0]}; only pending drafts can be {status}.")
+def counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """status -> number of drafts, superseded ones left out."""
+    return dict(
         con.execute(
-            "UPDATE agents.drafts SET status = ?, decided_by = ?, decided_at = ?, reason = ? "
-            "WHERE draft_id = ?",
-            [status, by, now(), reason, draft_id],
+            "SELECT status, count(*) FROM agents.drafts WHERE status <> 'superseded' "
+            "GROUP BY status ORDER BY status"
+        ).fetchall()
+    )
+
+
+def first_pending(con: duckdb.DuckDBPyConnection) -> str | None:
+    row = con.execute(
+        "SELECT draft_id FROM agents.drafts WHERE status = 'pending' "
+        "ORDER BY created_at, draft_id LIMIT 1"
+    ).fetchone()
+    return row[0] if row else None
+
+
+def decided_subjects(store: Store, agent: str) -> set[str]:
+    """Subjects whose draft a human already approved (or that was delivered): done."""
+    with store.reader() as con:
+        return _decided(con, agent)
+
+
+def _decided(con: duckdb.DuckDBPyConnection, agent: str) -> set[str]:
+    rows = con.execute(
+        "SELECT DISTINCT subject_id FROM agents.drafts "
+        "WHERE agent = ? AND list_contains(?, status)",
+        [agent, list(DECIDED)],
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def approved_ids(store: Store) -> list[str]:
+    with store.reader() as con:
+        rows = con.execute(
+            "SELECT draft_id FROM agents.drafts WHERE status = 'approved' ORDER BY draft_id"
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
+# --- writing: agents -------------------------------------------------------------------
+
+
+def record(store: Store, agent: str, drafts: list[NewDraft], run_id: str | None) -> list[str]:
+    """Add the new drafts as pending, superseding the subject's pending one; returns the ids
+    written. One transaction: a subject decided meanwhile (a human approved while the agent
+    ran) gets no new draft, so a subject never has an approved and a pending draft."""
+    written = []
+    with store.transaction() as con:
+        decided = _decided(con, agent)
+        for draft in drafts:
+            if draft.subject_id in decided:
+                continue
+            _supersede_pending(con, agent, draft.subject_id, by=draft.draft_id)
+            _insert(con, agent, draft, run_id)
+            written.append(draft.draft_id)
+    return written
+
+
+def _supersede_pending(
+    con: duckdb.DuckDBPyConnection, agent: str, subject_id: str, *, by: str
+) -> None:
+    stale = con.execute(
+        "SELECT draft_id FROM agents.drafts WHERE agent = ? AND subject_id = ? "
+        "AND status = 'pending'",
+        [agent, subject_id],
+    ).fetchall()
+    for (draft_id,) in stale:
+        con.execute(
+            "UPDATE agents.drafts SET status = 'superseded', reason = ? WHERE draft_id = ?",
+            [f"superseded by {by}", draft_id],
+        )
+        audit.append(
+            con,
+            actor=f"agent:{agent}",
+            action="draft.supersede",
+            target=draft_id,
+            details={"by": by},
+        )
+
+
+def _insert(
+    con: duckdb.DuckDBPyConnection, agent: str, draft: NewDraft, run_id: str | None
+) -> None:
+    digest = content_hash(None, draft.title, draft.body)
+    con.execute(
+        "INSERT INTO agents.drafts (draft_id, agent, subject_id, subject_name, status, title, "
+        "body, citations, mode, model, run_id, trace_id, created_at, needs_review, "
+        "review_reasons, tool_calls) "
+        "VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            draft.draft_id,
+            agent,
+            draft.subject_id,
+            draft.subject_name,
+            draft.title,
+            draft.body,
+            json.dumps(draft.citations),
+            draft.mode,
+            draft.model,
+            run_id,
+            draft.trace_id,
+            now(),
+            bool(draft.review_reasons),
+            json.dumps(draft.review_reasons),
+            json.dumps(draft.tool_calls, default=str),
+        ],
+    )
+    audit.append(
+        con,
+        actor=f"agent:{agent}",
+        action="agent.draft",
+        target=draft.draft_id,
+        details={
+            "subject_id": draft.subject_id,
+            "content_sha256": digest,
+            "prompt": draft.prompt,
+            "tool_calls": draft.tool_calls,
+            "output": {"title": draft.title, "body": draft.body},
+            "needs_review": draft.review_reasons,
+            "mode": draft.mode,
+            "model": draft.model,
+            "run_id": run_id,
+            "trace_id": draft.trace_id,
+        },
+    )
+
+
+# --- writing: humans -------------------------------------------------------------------
+
+
+def approve(store: Store, config: HubConfig, draft_id: str, by: str) -> str:
+    """Approve a pending draft for the recipient it has now; returns the content hash the
+    approval binds. A draft whose recipient cannot be delivered to is refused."""
+    _require_decider(by)
+    with store.transaction() as con:
+        draft = _pending(con, draft_id, "approved")
+        recipient, problem = usable_address(recipient_of(con, config, draft["subject_id"]))
+        if recipient is None:
+            raise DraftError(
+                f"draft {draft_id} cannot be approved: {problem}. Fix the subject's e-mail in "
+                "its source, reload, then let the agent draft again."
+            )
+        digest = content_hash(recipient, draft["title"], draft["body"])
+        con.execute(
+            "UPDATE agents.drafts SET status = 'approved', decided_by = ?, decided_at = ?, "
+            "reason = NULL, recipient = ?, approved_sha256 = ? WHERE draft_id = ?",
+            [by, now(), recipient, digest, draft_id],
         )
         audit.append(
             con,
             actor=f"human:{by}",
-            action=action,
+            action="draft.approve",
+            target=draft_id,
+            details={"content_sha256": digest, "needs_review": draft["needs_review"]},
+        )
+    return digest
+
+
+def reject(store: Store, draft_id: str, by: str, reason: str) -> None:
+    _require_decider(by)
+    if not reason.strip():
+        raise DraftError("a rejection needs a reason: pass --reason TEXT.")
+    with store.transaction() as con:
+        _pending(con, draft_id, "rejected")
+        con.execute(
+            "UPDATE agents.drafts SET status = 'rejected', decided_by = ?, decided_at = ?, "
+            "reason = ? WHERE draft_id = ?",
+            [by, now(), reason, draft_id],
+        )
+        audit.append(
+            con,
+            actor=f"human:{by}",
+            action="draft.reject",
             target=draft_id,
             details={"reason": reason},
         )
+
+
+def _require_decider(by: str) -> None:
+    if not by.strip():
+        raise DraftError("say who decides: pass --by NAME.")
+
+
+def _pending(con: duckdb.DuckDBPyConnection, draft_id: str, becoming: str) -> dict[str, Any]:
+    draft = get(con, draft_id)
+    if draft["status"] != "pending":
+        why = f" ({draft['reason']})" if draft["status"] == "superseded" else ""
+        raise DraftError(
+            f"draft {draft_id} is {draft['status']}{why}; only pending drafts can be {becoming}."
+        )
+    return draft
+
+
+# --- writing: delivery -----------------------------------------------------------------
+
+
+def mark_delivered(
+    con: duckdb.DuckDBPyConnection, draft_id: str, recipient: str, details: dict[str, Any]
+) -> None:
+    con.execute(
+        "UPDATE agents.drafts SET status = 'delivered', delivered_at = ?, delivered_to = ? "
+        "WHERE draft_id = ?",
+        [now(), recipient, draft_id],
+    )
+    audit.append(con, actor="delivery", action="draft.deliver", target=draft_id, details=details)
+
+
+def mark_failed(con: duckdb.DuckDBPyConnection, draft_id: str, why: str, run_id: str | None):
+    """An approved draft that cannot be delivered as approved; nothing was sent."""
+    con.execute(
+        "UPDATE agents.drafts SET status = 'failed', reason = ? WHERE draft_id = ?",
+        [why, draft_id],
+    )
+    audit.append(
+        con,
+        actor="delivery",
+        action="draft.deliver_failed",
+        target=draft_id,
+        details={"reason": why, "run_id": run_id},
+    )
+
+
+def void_approval(con: duckdb.DuckDBPyConnection, draft_id: str, why: str, run_id: str | None):
+    """The draft no longer hashes to what was approved: back to pending, to be approved again
+    (or rejected) by a human who sees what it now says."""
+    con.execute(
+        "UPDATE agents.drafts SET status = 'pending', decided_by = NULL, decided_at = NULL, "
+        "recipient = NULL, approved_sha256 = NULL, reason = ? WHERE draft_id = ?",
+        [why, draft_id],
+    )
+    audit.append(
+        con,
+        actor="delivery",
+        action="draft.deliver_refused",
+        target=draft_id,
+        details={"reason": why, "run_id": run_id},
+    )

@@ -8,7 +8,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from hub import gate
+from hub import drafts, gate
 from hub.config import HubConfig, load_config
 from hub.store import Store
 
@@ -39,24 +39,16 @@ def status(config: HubConfig, store: Store) -> Status:
             "QUALIFY row_number() OVER (PARTITION BY table_name, check_name "
             "ORDER BY seq DESC) = 1 ORDER BY table_name, check_name"
         ).fetchall()
-        drafts = dict(
-            con.execute(
-                "SELECT status, count(*) FROM agents.drafts WHERE status <> 'superseded' "
-                "GROUP BY status ORDER BY status"
-            ).fetchall()
-        )
+        counts = drafts.counts(con)
         gates = {name: gate.evaluate_agent(con, config, name) for name in config.agents}
-        pending = con.execute(
-            "SELECT draft_id FROM agents.drafts WHERE status = 'pending' "
-            "ORDER BY created_at, draft_id LIMIT 1"
-        ).fetchone()
+        pending = drafts.first_pending(con)
     return Status(
         tables=[(t, int(r), int(j)) for t, r, j in tables],
         checks_passed=sum(1 for c in checks if c[2]),
         checks_failed=[(t, n, bool(b)) for t, n, p, b in checks if not p],
-        drafts=drafts,
+        drafts=counts,
         gates=gates,
-        first_pending=pending[0] if pending else None,
+        first_pending=pending,
     )
 
 

@@ -7,15 +7,17 @@ the same, so a notebook query waits for a load to finish instead of failing.
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -23,6 +25,7 @@ import pyarrow as pa
 if TYPE_CHECKING:
     from hub.config import HubConfig
 
+T = TypeVar("T")
 LAYERS = ("raw", "rejects", "unified", "serve", "agents", "meta")
 LOCK_TIMEOUT_SECONDS = 60.0
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -40,11 +43,6 @@ CREATE TABLE IF NOT EXISTS meta.check_results (
 CREATE TABLE IF NOT EXISTS meta.audit_log (
     seq BIGINT PRIMARY KEY, logged_at VARCHAR, actor VARCHAR, action VARCHAR, target VARCHAR,
     details VARCHAR, prev_hash VARCHAR, hash VARCHAR);
-CREATE TABLE IF NOT EXISTS agents.drafts (
-    draft_id VARCHAR PRIMARY KEY, agent VARCHAR, subject_id VARCHAR, subject_name VARCHAR,
-    status VARCHAR, title VARCHAR, body VARCHAR, citations JSON, mode VARCHAR, model VARCHAR,
-    run_id VARCHAR, trace_id VARCHAR, created_at TIMESTAMPTZ, decided_by VARCHAR,
-    decided_at TIMESTAMPTZ, reason VARCHAR, delivered_at TIMESTAMPTZ, delivered_to VARCHAR);
 """
 
 
@@ -95,18 +93,44 @@ class Store:
         """The store a project's hub.yaml names."""
         return cls(config.resolve(config.store.path), lock_timeout)
 
+    @property
+    def audit_anchor(self) -> Path:
+        """The audit trail's head, kept outside the store so a cut-off end shows."""
+        return self.path.with_name(self.path.name + ".audit-head")
+
     @contextmanager
     def writer(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A read-write connection, held briefly; the layers and meta tables exist."""
+        """A read-write connection, held briefly; the layers and meta tables exist. Before
+        it closes (still holding the lock), the audit trail's head is anchored outside."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         con = self.connect(read_only=False)
         try:
             for layer in LAYERS:
                 con.execute(f"CREATE SCHEMA IF NOT EXISTS {layer}")
             con.execute(_META_DDL)
+            con.execute(_drafts_ddl())
             yield con
         finally:
-            con.close()
+            try:
+                self._anchor_audit_head(con)
+            finally:
+                con.close()
+
+    def _anchor_audit_head(self, con: duckdb.DuckDBPyConnection) -> None:
+        try:
+            head = con.execute(
+                "SELECT seq, hash FROM meta.audit_log ORDER BY seq DESC LIMIT 1"
+            ).fetchone()
+        except duckdb.Error:  # an aborted transaction: nothing new was committed
+            return
+        if head is None:
+            return
+        text = json.dumps({"seq": head[0], "hash": head[1]})
+        if self.audit_anchor.exists() and self.audit_anchor.read_text() == text:
+            return
+        staging = self.audit_anchor.with_name(f".{self.audit_anchor.name}.{os.getpid()}")
+        staging.write_text(text)
+        os.replace(staging, self.audit_anchor)
 
     @contextmanager
     def reader(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -135,23 +159,39 @@ class Store:
 
     def connect(self, *, read_only: bool) -> duckdb.DuckDBPyConnection:
         """A connection, retrying with backoff while another process holds the lock."""
-        deadline = time.monotonic() + self.lock_timeout
-        delay = 0.05
-        while True:
-            try:
-                return duckdb.connect(str(self.path), read_only=read_only)
-            except duckdb.IOException as exc:
-                if "lock" not in str(exc).lower():
-                    raise StoreError(f"cannot open the store {self.path}: {exc}") from exc
-                if time.monotonic() >= deadline:
-                    raise StoreError(
-                        f"the store {self.path} stayed locked by another process for "
-                        f"{self.lock_timeout:g}s ({_lock_holder(exc)}). Fix: wait for the "
-                        "running materialization to finish, or close the connection "
-                        "that holds it, then retry."
-                    ) from exc
-                time.sleep(delay)
-                delay = min(delay * 2, 0.25)
+        return open_waiting(
+            self.path,
+            lambda: duckdb.connect(str(self.path), read_only=read_only),
+            self.lock_timeout,
+        )
+
+
+def open_waiting(path: Path, opener: Callable[[], T], timeout: float = LOCK_TIMEOUT_SECONDS) -> T:
+    """`opener()`, retried with backoff while another process holds `path`'s lock; after
+    `timeout` seconds, a clear error naming the process that holds it."""
+    deadline = time.monotonic() + timeout
+    delay = 0.05
+    while True:
+        try:
+            return opener()
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise StoreError(f"cannot open the store {path}: {exc}") from exc
+            if time.monotonic() >= deadline:
+                raise StoreError(
+                    f"the store {path} stayed locked by another process for "
+                    f"{timeout:g}s ({_lock_holder(exc)}). Fix: wait for the "
+                    "running materialization to finish, or close the connection "
+                    "that holds it, then retry."
+                ) from exc
+            time.sleep(delay)
+            delay = min(delay * 2, 0.25)
+
+
+def _drafts_ddl() -> str:
+    from hub.drafts import DDL  # the table's owner; imported here to keep imports one way
+
+    return DDL
 
 
 def _lock_holder(exc: Exception) -> str:

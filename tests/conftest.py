@@ -8,8 +8,10 @@ import socket
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
+import hub
 from hub.config import HubConfig, load_config
 from hub.demo import DEMO_CONFIG
 from hub.demo.generate import generate
@@ -17,6 +19,11 @@ from hub.demo.support_api import start_support_api
 from hub.store import Store
 
 REQUIRE_SERVICES = os.environ.get("HUB_REQUIRE_SERVICES") == "1"
+
+
+def steward(query: str, params: list | None = None) -> pd.DataFrame:
+    """`hub.sql` as the steward: the whole store, in clear (what the tests look at)."""
+    return hub.sql(query, params, audience="steward")
 
 
 def require_service(name: str, host: str, port: int) -> None:

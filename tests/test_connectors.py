@@ -336,7 +336,7 @@ def test_sql_column_that_is_null_for_a_whole_chunk_is_still_read(tmp_path: Path)
 
 
 def test_urls_in_logs_hide_passwords_and_tokens() -> None:
-    from connectors.base import redact_url
+    from hub.secrets import redact_url
 
     shown = redact_url("https://u:p%40ss@api.example.com/v1/t?page=2&api_key=abc&token=xyz")
     assert shown == "https://u:***@api.example.com/v1/t?page=2&api_key=***&token=***"

@@ -14,15 +14,15 @@ from hub.delivery import deliver_approved
 from hub.drafts import DraftError, approve, list_drafts, reject
 from hub.resource import HubResource
 from hub.runner import materialize, run_job
-from tests.conftest import DemoProject
+from tests.conftest import DemoProject, steward
 
 
 def test_clean_data_one_pending_draft_per_client(demo_project: DemoProject) -> None:
     report = materialize(demo_project.config_path)
 
     assert report.success, report.failures
-    drafts = hub.sql("SELECT * FROM agents.drafts ORDER BY subject_name")
-    clients = hub.sql("SELECT count(*) AS n FROM raw.crm__clients").n[0]
+    drafts = steward("SELECT * FROM agents.drafts ORDER BY subject_name")
+    clients = steward("SELECT count(*) AS n FROM raw.crm__clients").n[0]
     assert len(drafts) == clients == 12
     assert set(drafts.status) == {"pending"}
     assert set(drafts["mode"]) == {"offline"}
@@ -31,7 +31,7 @@ def test_clean_data_one_pending_draft_per_client(demo_project: DemoProject) -> N
     assert citations["documents"] and citations["sql"]
     assert first.subject_name in first.body
     # the agent only ever saw masked contact data
-    served = hub.sql("SELECT email, phone FROM serve.clients")
+    served = hub.sql("SELECT email, phone FROM clients", audience="agent")
     assert served.email.str.contains(r"^.\*\*\*@").all()
     assert served.phone.str.startswith("***").all()
 
@@ -43,7 +43,7 @@ def test_dirty_data_stops_the_agent_and_names_the_checks(demo_project: DemoProje
 
     assert not report.success
     assert set(report.unexpected_failures()) == set()  # only checks failed
-    failed = hub.sql(
+    failed = steward(
         "SELECT table_name || ':' || check_name AS c FROM meta.check_results WHERE NOT passed"
     ).c
     assert set(failed) == {
@@ -52,8 +52,8 @@ def test_dirty_data_stops_the_agent_and_names_the_checks(demo_project: DemoProje
         "raw.billing__invoices:references__account_id",
         "raw.billing__invoices:rejects",
     }
-    assert hub.sql("SELECT count(*) AS n FROM agents.drafts").n[0] == 0
-    rejected = hub.sql("SELECT location, reason, record FROM rejects.billing__invoices")
+    assert steward("SELECT count(*) AS n FROM agents.drafts").n[0] == 0
+    rejected = steward("SELECT location, reason, record FROM rejects.billing__invoices")
     assert len(rejected) == 1 and "line" in rejected.location[0]
 
 
@@ -77,9 +77,9 @@ def test_agent_alone_after_a_failed_blocking_check_is_refused(
     assert "foundation gate closed" in why
     assert "raw.crm__clients: check unique__client_id failed" in why
     assert "raw.crm__clients: check match_regex__email failed" in why
-    pending = hub.sql("SELECT count(*) AS n FROM agents.drafts WHERE status = 'pending'").n[0]
+    pending = steward("SELECT count(*) AS n FROM agents.drafts WHERE status = 'pending'").n[0]
     assert pending == 12  # the earlier drafts, no new ones
-    refusals = hub.sql("SELECT target FROM meta.audit_log WHERE action = 'gate.refused'")
+    refusals = steward("SELECT target FROM meta.audit_log WHERE action = 'gate.refused'")
     assert list(refusals.target) == ["unified.customer", "agent onboarding"]
 
 
@@ -101,10 +101,10 @@ def test_approval_delivery_exactly_once_and_audit_chain(demo_project: DemoProjec
     assert materialize(demo_project.config_path).success
     store, config = demo_project.store, demo_project.config
     ids = list(list_drafts(store, "pending").draft_id)
-    approve(store, ids[0], by="maria")
+    approve(store, config, ids[0], by="maria")
     reject(store, ids[1], by="maria", reason="wrong kick-off date")
     with pytest.raises(DraftError, match="only pending drafts"):
-        approve(store, ids[1], by="maria")
+        approve(store, config, ids[1], by="maria")
 
     resources = {"hub": HubResource(config_path=str(demo_project.config_path))}
     tick = approved_drafts_sensor.evaluate_tick(dg.build_sensor_context(resources=resources))
@@ -119,12 +119,12 @@ def test_approval_delivery_exactly_once_and_audit_chain(demo_project: DemoProjec
     assert tick.run_requests == []
     message = outbox[0].read_text()
     assert "To: " in message and "***" not in message  # the real address, not the mask
-    statuses = dict(hub.sql("SELECT draft_id, status FROM agents.drafts").values.tolist())
+    statuses = dict(steward("SELECT draft_id, status FROM agents.drafts").values.tolist())
     assert statuses[ids[0]] == "delivered" and statuses[ids[1]] == "rejected"
     assert list(list_drafts(store, "pending").draft_id) == ids[2:]
 
     with store.reader() as con:
-        assert audit.verify(con).ok
+        assert audit.verify(con, store.audit_anchor).ok
         actions = {r[0] for r in con.execute("SELECT action FROM meta.audit_log").fetchall()}
     assert {
         "load",
@@ -140,7 +140,7 @@ def test_approval_delivery_exactly_once_and_audit_chain(demo_project: DemoProjec
 
     with store.writer() as con:
         con.execute("UPDATE meta.audit_log SET details = '{}' WHERE action = 'draft.approve'")
-        verdict = audit.verify(con)
+        verdict = audit.verify(con, store.audit_anchor)
     assert not verdict.ok and "changed" in verdict.problem
 
 

@@ -103,7 +103,7 @@ def test_load_appends_a_chained_audit_record(tmp_path: Path) -> None:
         [(actor, action, target, details)] = con.execute(
             "SELECT actor, action, target, details FROM meta.audit_log"
         ).fetchall()
-        assert audit.verify(con).ok
+        assert audit.verify(con, store.audit_anchor).ok
     assert (actor, action, target) == ("loader", "load", "raw.crm__clients")
     assert json.loads(details) == {
         "batch_id": result.batch_id,

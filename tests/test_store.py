@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
-import hub
 from hub.runner import materialize
 from hub.store import Store, StoreError, quote_ident
-from tests.conftest import DemoProject
+from tests.conftest import DemoProject, steward
 
 HOLD_WRITE_LOCK = """
 import sys, time, duckdb
@@ -75,7 +74,7 @@ def test_notebook_query_answers_while_another_process_materializes(
     )
     answers = 0
     while run.poll() is None:
-        assert hub.sql("SELECT count(*) AS n FROM raw.crm__clients").n[0] == 12
+        assert steward("SELECT count(*) AS n FROM raw.crm__clients").n[0] == 12
         answers += 1
         time.sleep(0.2)  # a person at a notebook, not a tight loop
     assert run.returncode == 0, run.stderr.read()

@@ -53,7 +53,7 @@ def offline_llm(subject_table: str, subject_key: str, subject_id: str, subject_n
 def compose(name: str, documents_json: str | None, facts_json: str | None) -> dict[str, str]:
     """A welcome plan from the top document's sections and the subject's facts."""
     documents = _loads(documents_json)
-    facts = (_loads(facts_json) or [{}])[0]
+    facts = (_loads(facts_json, "rows") or [{}])[0]
     sections = _sections(documents[0]["quoted_text"]) if documents else {}
     lines = [f"Dear {name} team,", "", "Welcome aboard! Here is the onboarding plan we propose."]
     for heading, intro in (
@@ -76,11 +76,14 @@ def compose(name: str, documents_json: str | None, facts_json: str | None) -> di
     return {"title": f"Welcome plan for {name}", "body": "\n".join(lines)}
 
 
-def _loads(text: str | None) -> list[dict[str, Any]]:
+def _loads(text: str | None, key: str | None = None) -> list[dict[str, Any]]:
+    """The list a tool returned (under `key` when it returns an object); [] if it failed."""
     try:
         value = json.loads(text or "[]")
     except json.JSONDecodeError:
         return []
+    if key and isinstance(value, dict):
+        value = value.get(key)
     return value if isinstance(value, list) else []
 
 

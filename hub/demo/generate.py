@@ -264,6 +264,9 @@ def _onboarding_notes(rng: random.Random, client: Client) -> str:
     kickoff = client.created + timedelta(days=rng.randint(7, 21))
     owner = client.contacts[0][1]
     lines = [
+        "---",
+        f"client_id: {client.client_id}",
+        "---",
         f"# Onboarding notes: {client.company}",
         "",
         f"Client: {client.client_id}",

@@ -1,0 +1,72 @@
+"""What a human must look at before approving: payment details, links and addresses in a
+draft that the subject's governed data does not hold.
+
+Documents are written by third parties, and a model may copy what they say. A draft that
+mentions an IBAN, a card number, an account or routing number, a URL or an e-mail address
+that is not among the subject's own values is flagged `needs_review`, one reason per line
+found, so `hub draft` and the approval prompt show exactly what to check. The reasons never
+repeat an address in clear (it may be a client's): it is masked as the analyst sees it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]{4}){2,7}(?:[ -]?[A-Z0-9]{1,4})?\b")
+_CARD = re.compile(r"\b\d(?:[ -]?\d){12,18}\b")
+_LONG_NUMBER = re.compile(r"\b\d{8,}\b")
+_PAYMENT_WORDS = re.compile(
+    r"(?i)\b(iban|swift|bic|routing (?:number|no)|account (?:number|no)|sort code|"
+    r"wire (?:transfer|the)|bank (?:details|transfer|account)|remit(?:tance)?|pay(?:ment)?s? to)\b"
+)
+_URL = re.compile(r"(?i)\b(?:https?://|www\.)[^\s<>\"')\]]+")
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+
+
+def review_reasons(body: str, known: Iterable[object]) -> list[str]:
+    """One reason per line of `body` that a human must check; `known` are the subject's
+    own governed values (what it is fine to mention)."""
+    allowed = " ".join(str(v).lower() for v in known if v is not None)
+    reasons = []
+    for number, line in enumerate(body.splitlines(), start=1):
+        found = _findings(line, allowed)
+        if found:
+            reasons.append(f"line {number}: {', '.join(found)}: {_shown(line)}")
+    return reasons
+
+
+def _findings(line: str, allowed: str) -> list[str]:
+    found = []
+    if _IBAN.search(line):
+        found.append("an IBAN")
+    if any(_luhn(m.group(0)) for m in _CARD.finditer(line)):
+        found.append("a card number")
+    elif any(m.group(0) not in allowed for m in _LONG_NUMBER.finditer(line)):
+        found.append("an account or reference number")
+    if _PAYMENT_WORDS.search(line):
+        found.append("payment instructions")
+    if any(m.group(0).lower() not in allowed for m in _URL.finditer(line)):
+        found.append("a link not in the client's data")
+    if any(m.group(0).lower() not in allowed for m in _EMAIL.finditer(line)):
+        found.append("an e-mail address not in the client's data")
+    return found
+
+
+def _luhn(candidate: str) -> bool:
+    digits = [int(d) for d in re.sub(r"\D", "", candidate)]
+    if not 13 <= len(digits) <= 19:
+        return False
+    total = 0
+    for index, digit in enumerate(reversed(digits)):
+        if index % 2:
+            digit = digit * 2 - 9 if digit > 4 else digit * 2
+        total += digit
+    return total % 10 == 0
+
+
+def _shown(line: str) -> str:
+    """The line, shortened, with e-mail addresses masked (`a***@example.com`)."""
+    masked = _EMAIL.sub(lambda m: m.group(0)[0] + "***@" + m.group(0).rpartition("@")[2], line)
+    masked = masked.strip()
+    return masked if len(masked) <= 160 else masked[:157] + "…"
