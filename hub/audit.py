@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from email.parser import BytesHeaderParser
 from pathlib import Path
 from typing import Any
 
@@ -60,9 +61,10 @@ class Verdict:
     problem: str = ""
 
 
-def verify(con: duckdb.DuckDBPyConnection, anchor: Path) -> Verdict:
-    """Walk the chain from the first record, check its end against the anchor, then replay
-    the drafts; report the first record (or draft) that does not fit."""
+def verify(con: duckdb.DuckDBPyConnection, anchor: Path, outbox: Path | None = None) -> Verdict:
+    """Walk the chain from the first record, check its end against the anchor and the heads
+    that delivered messages carry (`X-Groundwork-Audit-Head`), then replay the drafts;
+    report the first record (or draft) that does not fit."""
     rows = con.execute(
         "SELECT seq, logged_at, actor, action, target, details, prev_hash, hash "
         "FROM meta.audit_log ORDER BY seq"
@@ -78,7 +80,9 @@ def verify(con: duckdb.DuckDBPyConnection, anchor: Path) -> Verdict:
         if digest != _hash(seq, at, actor, action, target, body, prev):
             return Verdict(False, len(rows), f"record {seq} was changed after it was written")
         prev_hash = digest
-    problem = _check_anchor(rows, anchor) or _check_drafts(con, rows)
+    problem = (
+        _check_anchor(rows, anchor) or _check_witnesses(rows, outbox) or _check_drafts(con, rows)
+    )
     return Verdict(not problem, len(rows), problem or "")
 
 
@@ -99,6 +103,27 @@ def _check_anchor(rows: list[tuple], anchor: Path) -> str | None:
         )
     if rows[seq - 1][7] != digest:
         return f"record {seq} is not the record {anchor.name} anchored: the trail was rewritten"
+    return None
+
+
+def _check_witnesses(rows: list[tuple], outbox: Path | None) -> str | None:
+    """Every delivered message names the trail's head when it was sent: it must still be
+    there, unchanged."""
+    if outbox is None or not outbox.is_dir():
+        return None
+    parser = BytesHeaderParser()
+    for message in sorted(outbox.glob("*.eml")):
+        with message.open("rb") as file:
+            witnessed = parser.parse(file).get("X-Groundwork-Audit-Head")
+        if not witnessed:
+            continue
+        seq_text, _, digest = "".join(str(witnessed).split()).partition(":")
+        seq = int(seq_text) if seq_text.isdigit() else 0
+        if not 0 < seq <= len(rows) or rows[seq - 1][7] != digest:
+            return (
+                f"{message.name} was sent when the trail's head was record {seq_text}, which "
+                "the trail no longer holds as it was: records were cut or rewritten"
+            )
     return None
 
 

@@ -273,9 +273,10 @@ def audit_verify(config: ConfigOption = None) -> None:
     that every draft's status, decider, recipient and content match the trail."""
     from hub import audit
 
-    store = _store(config)
+    loaded = load_config(config)
+    store = Store.of(loaded)
     with store.reader() as con:
-        verdict = audit.verify(con, store.audit_anchor)
+        verdict = audit.verify(con, store.audit_anchor, loaded.resolve(loaded.delivery.outbox))
     if verdict.ok:
         console.print(f"[green]audit trail intact[/]: {verdict.records} records, chain verified.")
         return

@@ -13,6 +13,7 @@ Each approved draft is handled on its own, in its own transaction:
 
 from __future__ import annotations
 
+import email.policy
 import os
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -22,6 +23,10 @@ from pathlib import Path
 from hub import audit, drafts
 from hub.config import HubConfig
 from hub.store import Store
+
+
+HEADERS_ON_ONE_LINE = email.policy.default.clone(max_line_length=998)
+"Hashes in headers stay on one line (RFC 5322 allows 998 characters)."
 
 
 @dataclass(frozen=True)
@@ -82,7 +87,7 @@ def _deliver_one(
 
 
 def _message(sender: str, to: str, draft: dict, anchored: tuple[int, str] | None) -> bytes:
-    message = EmailMessage()
+    message = EmailMessage(policy=HEADERS_ON_ONE_LINE)
     message["From"] = sender
     message["To"] = to
     message["Subject"] = " ".join(str(draft["title"]).split())  # a header holds one line

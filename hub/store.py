@@ -117,19 +117,28 @@ class Store:
                 con.close()
 
     def _anchor_audit_head(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Move the anchor to the trail's head, only if the anchored record is still in the
+        trail as it was: a trail cut or rewritten behind Groundwork's back keeps its old
+        anchor, so `hub audit verify` still sees the cut after later appends."""
         try:
             head = con.execute(
                 "SELECT seq, hash FROM meta.audit_log ORDER BY seq DESC LIMIT 1"
             ).fetchone()
+            anchored = (
+                json.loads(self.audit_anchor.read_text()) if self.audit_anchor.exists() else None
+            )
+            if anchored:
+                still = con.execute(
+                    "SELECT hash FROM meta.audit_log WHERE seq = ?", [anchored["seq"]]
+                ).fetchone()
+                if still is None or still[0] != anchored["hash"]:
+                    return
         except duckdb.Error:  # an aborted transaction: nothing new was committed
             return
-        if head is None:
-            return
-        text = json.dumps({"seq": head[0], "hash": head[1]})
-        if self.audit_anchor.exists() and self.audit_anchor.read_text() == text:
+        if head is None or (anchored and anchored["seq"] == head[0]):
             return
         staging = self.audit_anchor.with_name(f".{self.audit_anchor.name}.{os.getpid()}")
-        staging.write_text(text)
+        staging.write_text(json.dumps({"seq": head[0], "hash": head[1]}))
         os.replace(staging, self.audit_anchor)
 
     @contextmanager

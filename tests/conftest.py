@@ -6,6 +6,7 @@ import os
 import shutil
 import socket
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -40,10 +41,11 @@ def require_service(name: str, host: str, port: int) -> None:
 class DemoProject:
     """The demo project copied into a temporary folder, with its own store and sources."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, write_config: bool = True) -> None:
         self.root = root
         self.config_path = root / "hub.yaml"
-        shutil.copyfile(DEMO_CONFIG, self.config_path)
+        if write_config:
+            shutil.copyfile(DEMO_CONFIG, self.config_path)
 
     def generate(self, *, dirty: bool = False) -> dict[str, int]:
         return generate(self.root / "demo", dirty=dirty)
@@ -57,13 +59,48 @@ class DemoProject:
         return Store(self.root / "data" / "hub.duckdb", lock_timeout=30)
 
 
+@contextmanager
+def project_environment(project: DemoProject, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The project's Dagster home and hub.yaml in the environment, its support API up."""
+    monkeypatch.setenv("DAGSTER_HOME", str(project.root / ".dagster"))
+    monkeypatch.setenv("HUB_CONFIG", str(project.config_path))
+    with start_support_api(project.root / "demo" / "support" / "tickets.json") as api:
+        monkeypatch.setenv("SUPPORT_API_URL", api.url)
+        yield
+
+
 @pytest.fixture
 def demo_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[DemoProject]:
     """A generated clean demo project whose support API runs for the test's duration."""
     project = DemoProject(tmp_path)
     project.generate()
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / ".dagster"))
-    monkeypatch.setenv("HUB_CONFIG", str(project.config_path))
-    with start_support_api(tmp_path / "demo" / "support" / "tickets.json") as api:
-        monkeypatch.setenv("SUPPORT_API_URL", api.url)
+    with project_environment(project, monkeypatch):
+        yield project
+
+
+@pytest.fixture(scope="session")
+def built_demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The clean demo materialized once per test session (12 pending drafts)."""
+    from hub.runner import materialize
+
+    project = DemoProject(tmp_path_factory.mktemp("built-demo"))
+    project.generate()
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        for name in ("HUB_LLM_PROVIDER", "HUB_LLM_MODEL", "HUB_LLM_API_BASE", "HUB_LLM_API_KEY"):
+            monkeypatch.delenv(name, raising=False)
+        with project_environment(project, monkeypatch):
+            report = materialize(project.config_path)
+    assert report.success, report.failures
+    return project.root
+
+
+@pytest.fixture
+def built_demo(
+    built_demo_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[DemoProject]:
+    """A copy of the materialized clean demo, all to this test, its support API running."""
+    root = tmp_path / "project"
+    shutil.copytree(built_demo_template, root)
+    project = DemoProject(root, write_config=False)
+    with project_environment(project, monkeypatch):
         yield project

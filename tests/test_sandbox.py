@@ -1,0 +1,179 @@
+"""Read-only means read-only: every reader goes through the sandbox, attacked statement by
+statement, and each audience reads its own masked copy."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+import hub
+from hub.config import ConfigError, load_config
+from hub.runner import materialize
+from hub.sandbox import SandboxQueryError, SandboxRefused
+from tests.conftest import DemoProject, steward
+
+
+def fingerprint(root: Path) -> dict[str, str]:
+    """Every file of the project (sources, store, copies, outbox, config) by content hash."""
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and ".dagster" not in p.parts
+    }
+
+
+ATTACKS = {
+    "attach": "ATTACH '{root}/x.duckdb' AS x (READ_WRITE)",
+    "attach the store read-write": "ATTACH '{store}' AS w (READ_WRITE)",
+    "attach the agents' copy": "ATTACH '{root}/data/agent.duckdb' AS a (READ_WRITE)",
+    "detach": "DETACH hub",
+    "use": "USE memory",
+    "copy to": "COPY (SELECT 1 AS x) TO '{root}/hub.yaml'",
+    "copy from": "COPY agents.drafts FROM '{root}/evil.csv'",
+    "export database": "EXPORT DATABASE '{root}/exported'",
+    "install": "INSTALL httpfs",
+    "load": "LOAD fts",
+    "set": "SET enable_external_access = true",
+    "reset": "RESET lock_configuration",
+    "pragma": "PRAGMA memory_limit = '64GB'",
+    "call": "CALL pragma_version()",
+    "checkpoint": "CHECKPOINT",
+    "create": "CREATE TABLE memory.main.t AS SELECT 1",
+    "create temp": "CREATE TEMP TABLE t AS SELECT 1",
+    "insert": "INSERT INTO agents.drafts (draft_id) VALUES ('D-0000000000')",
+    "update": "UPDATE agents.drafts SET status = 'approved'",
+    "delete": "DELETE FROM meta.audit_log",
+    "drop": "DROP TABLE agents.drafts",
+    "two statements": "SELECT 1; UPDATE agents.drafts SET status = 'approved'",
+    "a comment hiding a second one": "SELECT 1 -- harmless\n; DROP TABLE agents.drafts",
+    "read_csv": "SELECT * FROM read_csv('/etc/passwd')",
+    "read_text": "SELECT * FROM read_text('/etc/passwd')",
+    "glob": "SELECT * FROM glob('/etc/*')",
+    "a file as a table": "SELECT * FROM '{root}/hub.yaml'",
+    "sniff_csv": "SELECT * FROM sniff_csv('/etc/passwd')",
+    "a table function running SQL": "SELECT * FROM query('ATTACH ''{root}/q.duckdb'' AS q')",
+}
+
+
+@pytest.mark.parametrize("audience", ["analyst", "steward", "agent"])
+def test_every_write_file_and_setting_path_is_refused(
+    built_demo: DemoProject, audience: str
+) -> None:
+    root, store = built_demo.root, built_demo.root / "data" / "hub.duckdb"
+    hub.sql("SELECT 1", audience=audience)  # the analyst's copy is published on first read
+    before = fingerprint(root)
+    for kind, template in ATTACKS.items():
+        query = template.format(root=root, store=store)
+        with pytest.raises((SandboxRefused, SandboxQueryError, duckdb.Error)) as refused:
+            hub.sql(query, audience=audience)
+        message = str(refused.value)
+        assert re.search(
+            r"only one SELECT|disabled|locked|single SELECT|does not exist", message
+        ), (
+            kind,
+            message,
+        )
+    assert fingerprint(root) == before  # no file was written, changed or created
+
+
+def test_the_attack_chain_from_the_cli_changes_nothing(built_demo: DemoProject) -> None:
+    """The reported exploit: attach a scratch file, switch to it, drop the store, re-attach
+    the store read-write and approve a draft; then overwrite hub.yaml with COPY."""
+    root, store = built_demo.root, built_demo.root / "data" / "hub.duckdb"
+    hub.sql("SELECT 1")
+    before = fingerprint(root)
+    chain = [
+        f"ATTACH '{root}/x.duckdb' AS x (READ_WRITE); USE x; DETACH hub; "
+        f"ATTACH '{store}' AS w (READ_WRITE); "
+        "UPDATE w.agents.drafts SET status = 'approved'",
+        f"COPY (SELECT 'pwned') TO '{root}/hub.yaml'",
+    ]
+    for query in chain:
+        for audience in ("analyst", "steward"):
+            result = subprocess.run(
+                [sys.executable, "-m", "hub.cli", "sql", query, "--as", audience],
+                cwd=root,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert result.returncode == 2
+            assert "only one SELECT statement is allowed" in result.stdout
+            assert "Traceback" not in result.stdout + result.stderr
+    assert fingerprint(root) == before
+    assert set(steward("SELECT status FROM agents.drafts").status) == {"pending"}
+
+
+def test_a_notebook_connection_is_the_same_sandbox(built_demo: DemoProject) -> None:
+    con = hub.connect()
+    try:
+        for attempt in (
+            lambda: con.execute("SET enable_external_access = true"),
+            lambda: con.execute(f"ATTACH '{built_demo.root}/data/hub.duckdb' AS s"),
+            lambda: con.read_csv("/etc/passwd"),
+            lambda: con.execute("SELECT * FROM hub.raw.crm__clients"),
+        ):
+            with pytest.raises(duckdb.Error):
+                attempt()
+        files = {r[0] for r in con.execute("SELECT path FROM duckdb_databases()").fetchall()}
+        assert str(built_demo.root / "data" / "analyst.duckdb") in files
+        assert str(built_demo.root / "data" / "hub.duckdb") not in files  # masking holds
+    finally:
+        con.close()
+
+
+def test_each_audience_reads_its_own_copy_masked_by_its_policy(built_demo: DemoProject) -> None:
+    clear = steward("SELECT customer_id, email, phone FROM unified.customer ORDER BY 1")
+    analyst = hub.sql("SELECT customer_id, email, phone FROM unified.customer ORDER BY 1")
+    agent = hub.sql("SELECT customer_id, email, phone FROM clients ORDER BY 1", audience="agent")
+
+    assert list(analyst.customer_id) == list(clear.customer_id)
+    for seen, real in zip(analyst.itertuples(), clear.itertuples(), strict=True):
+        assert re.fullmatch(r"[0-9a-f]{16}", seen.email) and real.email not in seen.email
+        assert seen.phone == "***" + re.sub(r"\D", "", real.phone)[-4:]
+    for seen in agent.itertuples():
+        real = clear.set_index("customer_id").loc[seen.customer_id]
+        assert seen.email == real.email[0] + "***@" + real.email.rpartition("@")[2]
+    # the salted hash is the same everywhere, so the analyst can still join on it
+    joined = hub.sql(
+        "SELECT count(*) AS n FROM serve.clients s JOIN unified.customer c USING (email)"
+    )
+    assert joined.n[0] == 12
+    # the analyst reads unified, serve and the check results, and nothing raw
+    layers = set(hub.tables().layer)
+    assert layers == {"meta", "serve", "unified"}
+    assert set(hub.tables(audience="steward").layer) >= {"raw", "rejects", "agents", "meta"}
+    with pytest.raises(SandboxQueryError, match="reads the schemas meta, serve, unified"):
+        hub.sql("SELECT * FROM raw.crm__clients")
+    assert len(hub.sql("SELECT * FROM meta.check_results")) == 40
+
+
+def test_the_analyst_copy_follows_the_store(built_demo: DemoProject) -> None:
+    def evaluations() -> int:
+        return hub.sql("SELECT count(*) AS n FROM meta.check_results").n[0]
+
+    before = evaluations()
+    assert evaluations() == before  # nothing changed: the copy is reused
+    assert materialize(built_demo.config_path, ["raw/crm/clients"]).success
+    assert evaluations() == before + 5  # republished on read: the store moved on
+
+
+def test_a_pii_class_without_a_policy_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "hub.yaml"
+    path.write_text(
+        "sources:\n  crm:\n    kind: files\n    path: x\n    tables:\n      clients:\n"
+        "        columns: {ssn: {pii: national_id}}\n"
+    )
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    message = str(error.value)
+    assert "sources.crm.tables.clients.columns.ssn.pii" in message
+    assert "PII class `national_id` has no policy for the `agent` audience" not in message
+    assert "has no policy for the `analyst` audience" in message
+    assert "governance.policies.analyst" in message
