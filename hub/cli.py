@@ -120,9 +120,10 @@ def run(
     loaded = load_config(path)
     with demo_services(loaded.root), console.status("Materializing…"):
         report = materialize(path, select)
-    print_summary(console, path, report.seconds, report.run_id)
+    if Store.of(loaded).path.exists():  # a first run that failed early has no store yet
+        print_summary(console, path, report.seconds, report.run_id)
     for step, why in report.failures.items():
-        console.print(f"[red]{step} failed:[/] {why}")
+        console.print(f"[red]{step} failed:[/] {why}", highlight=False)
     if not report.success:
         raise typer.Exit(1)
 

@@ -431,11 +431,10 @@ def _refuse_literal_password(
 def _check_url_from_environment(url: str, *, file: Path, at: str) -> None:
     """A whole URL from the environment cannot be encoded for the user; refuse one whose
     user-info is ambiguous, and remember its password as a secret."""
-    authority = url.partition("://")[2].partition("?")[0]
-    if authority.count("@") > 1:
+    if url.partition("://")[2].count("@") > 1:
         raise ConfigError(
-            f"{file}: {at}: the URL taken from the environment has more than one `@` before "
-            "its host, so its user or password cannot be told from the host. Fix: "
+            f"{file}: {at}: the URL taken from the environment has more than one `@`, so its "
+            "user or password cannot be told from its host. Fix: "
             "percent-encode `@` in the password as %40, or write the URL in hub.yaml with the "
             "password as its own ${NAME} (`scheme://user:${DB_PASSWORD}@host/db`), which "
             "Groundwork encodes."

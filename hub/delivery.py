@@ -24,7 +24,6 @@ from hub import audit, drafts
 from hub.config import HubConfig
 from hub.store import Store
 
-
 HEADERS_ON_ONE_LINE = email.policy.default.clone(max_line_length=998)
 "Hashes in headers stay on one line (RFC 5322 allows 998 characters)."
 

@@ -11,6 +11,7 @@ repeat an address in clear (it may be a client's): it is masked as the analyst s
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]{4}){2,7}(?:[ -]?[A-Z0-9]{1,4})?\b")
@@ -21,18 +22,22 @@ _PAYMENT_WORDS = re.compile(
     r"wire (?:transfer|the)|bank (?:details|transfer|account)|remit(?:tance)?|pay(?:ment)?s? to)\b"
 )
 _URL = re.compile(r"(?i)\b(?:https?://|www\.)[^\s<>\"')\]]+")
+_INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 
 
-def review_reasons(body: str, known: Iterable[object]) -> list[str]:
-    """One reason per line of `body` that a human must check; `known` are the subject's
-    own governed values (what it is fine to mention)."""
+def review_reasons(title: str, body: str, known: Iterable[object]) -> list[str]:
+    """One reason per line (of the subject line, then of the body) that a human must check;
+    `known` are the subject's own governed values (what it is fine to mention)."""
     allowed = " ".join(str(v).lower() for v in known if v is not None)
+    lines = [("subject line", title)]
+    lines += [(f"line {n}", line) for n, line in enumerate(body.splitlines(), start=1)]
     reasons = []
-    for number, line in enumerate(body.splitlines(), start=1):
-        found = _findings(line, allowed)
+    for where, line in lines:
+        visible = _visible(line)
+        found = _findings(visible, allowed)
         if found:
-            reasons.append(f"line {number}: {', '.join(found)}: {_shown(line)}")
+            reasons.append(f"{where}: {', '.join(found)}: {_shown(visible)}")
     return reasons
 
 
@@ -51,6 +56,12 @@ def _findings(line: str, allowed: str) -> list[str]:
     if any(m.group(0).lower() not in allowed for m in _EMAIL.finditer(line)):
         found.append("an e-mail address not in the client's data")
     return found
+
+
+def _visible(line: str) -> str:
+    """The line as a reader sees it: compatibility forms folded, invisible characters gone
+    (`billing\u200b@evil.example` is an address to a human, so it is one here too)."""
+    return _INVISIBLE.sub("", unicodedata.normalize("NFKC", line))
 
 
 def _luhn(candidate: str) -> bool:

@@ -139,7 +139,7 @@ def _draft_for(
         body=output["body"],
         citations=tools.citations(),
         tool_calls=tools.calls,
-        review_reasons=review_reasons(f"{output['title']}\n{output['body']}", subject.values()),
+        review_reasons=review_reasons(output["title"], output["body"], subject.values()),
         prompt=prompt,
         mode="offline" if offline else "llm",
         model=model,
