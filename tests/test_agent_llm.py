@@ -11,20 +11,21 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
 
+from hub import drafts
 from hub.agents.runtime import GUARDRAILS, AgentOutputError, run_agent
 from hub.config import load_config
-from hub.demo.support_api import start_support_api
-from hub.runner import materialize
-from tests.conftest import DemoProject
+from tests.conftest import DemoProject, steward
 
 Reply = dict[str, Any]
 "`{'content': str}` or `{'tool_calls': [(tool name, arguments dict), ...]}`."
@@ -200,20 +201,18 @@ def onboarding_script(body: dict[str, Any]) -> Reply:
 
 
 @pytest.fixture(scope="module")
-def served_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoProject]:
-    """The demo built once up to the agent's sandbox copy (offline agent included)."""
-    root = tmp_path_factory.mktemp("demo")
-    project = DemoProject(root)
-    project.generate()
+def served_project(
+    built_demo_template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DemoProject]:
+    """A copy of the built demo (the offline agent already drafted), shared by this module."""
+    root = tmp_path_factory.mktemp("served") / "project"
+    shutil.copytree(built_demo_template, root)
+    project = DemoProject(root, write_config=False)
     with pytest.MonkeyPatch.context() as mp:
         for name in ("HUB_LLM_PROVIDER", "HUB_LLM_MODEL", "HUB_LLM_API_BASE", "HUB_LLM_API_KEY"):
             mp.delenv(name, raising=False)
         mp.setenv("DAGSTER_HOME", str(root / ".dagster"))
         mp.setenv("HUB_CONFIG", str(project.config_path))
-        with start_support_api(root / "demo" / "support" / "tickets.json") as api:
-            mp.setenv("SUPPORT_API_URL", api.url)
-            report = materialize(project.config_path)
-        assert report.success, report.failures
         yield project
 
 
@@ -326,3 +325,37 @@ def test_write_is_refused_and_the_agent_continues(
         assert "only one SELECT statement is allowed" in draft.body
     # the refusal went back to the model as the tool's result
     assert "only one SELECT statement is allowed" in tool_results(stub.requests[1])[0]
+
+
+def test_a_query_past_its_time_limit_is_stopped_and_recorded(
+    served_project: DemoProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CPU-bound string work ignores DuckDB's interrupt; the sandbox's process is killed."""
+    slow = "SELECT length(repeat('x', 1000000000) || repeat('y', 1000000000)) AS n"
+
+    def script(body: dict[str, Any]) -> Reply:
+        results = tool_results(body)
+        if not results:
+            return {"tool_calls": [("sql", {"query": slow})]}
+        return {"content": json.dumps({"title": "Stopped", "body": results[0]})}
+
+    with ChatStub(script) as stub:
+        config = llm_config(served_project, stub, monkeypatch)
+        config.agents["onboarding"].max_query_seconds = 1.0
+        first, *others = [row[0] for row in agent_clients(config)]
+        started = time.monotonic()
+        [draft] = run_agent(config, "onboarding", skip=set(others))
+        took = time.monotonic() - started
+
+    assert draft.subject_id == first
+    assert took < 8  # the query alone runs 28 s on this machine
+    [call] = draft.tool_calls
+    assert call["sql"] == slow and "stopped at its time limit of 1s" in call["refused"]
+    assert "stopped at its time limit" in draft.body  # the model was told why
+    written = drafts.record(served_project.store, "onboarding", [draft], run_id="limits")
+    assert written == [draft.draft_id]
+    trail = steward(
+        "SELECT details FROM meta.audit_log WHERE action = 'agent.draft' AND target = ?",
+        [draft.draft_id],
+    ).details[0]
+    assert json.loads(trail)["tool_calls"] == [call]

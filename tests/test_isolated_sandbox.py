@@ -1,0 +1,80 @@
+"""The agents' SQL sandbox in its own process: limits on rows, bytes, memory and time bite,
+and the sandbox answers again after a query was stopped."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from hub.sandbox import (
+    IsolatedSandbox,
+    SandboxQueryError,
+    SandboxRefused,
+    SandboxTimeout,
+    parse_bytes,
+)
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path):  # noqa: ANN201
+    path = tmp_path / "copy.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute(
+        "CREATE TABLE clients AS SELECT range AS id, 'client ' || range AS name FROM range(5000)"
+    )
+    con.close()
+    with IsolatedSandbox(path, memory_limit="256MB") as isolated:
+        yield isolated
+
+
+def test_rows_and_bytes_are_capped_and_said_so(sandbox: IsolatedSandbox) -> None:
+    few = sandbox.query("SELECT * FROM clients ORDER BY id", max_rows=10, max_bytes=1 << 20)
+    assert len(few.rows) == 10 and few.truncated
+    small = sandbox.query("SELECT * FROM clients ORDER BY id", max_rows=5000, max_bytes=500)
+    assert 0 < len(small.rows) < 30 and small.truncated
+    whole = sandbox.query("SELECT count(*) FROM clients", max_rows=10, max_bytes=500)
+    assert whole.rows == [[5000]] and not whole.truncated
+    huge_cell = sandbox.query("SELECT repeat('x', 10000000)", max_rows=10, max_bytes=1000)
+    assert huge_cell.rows == [] and huge_cell.truncated
+
+
+def test_cpu_bound_work_is_stopped_at_the_time_limit_and_the_sandbox_recovers(
+    sandbox: IsolatedSandbox,
+) -> None:
+    started = time.monotonic()
+    with pytest.raises(SandboxTimeout, match="time limit of 1.5s"):
+        sandbox.query(
+            "SELECT length(repeat('x', 1000000000) || repeat('y', 1000000000))", timeout=1.5
+        )
+    assert time.monotonic() - started < 4
+    assert sandbox.query("SELECT 42").rows == [[42]]  # a fresh process took over
+
+
+def test_memory_beyond_the_limit_fails_the_query_not_the_machine(
+    sandbox: IsolatedSandbox,
+) -> None:
+    # the process's address-space cap (repeat() is not under DuckDB's buffer manager) ...
+    with pytest.raises(SandboxQueryError, match="Out of Memory|memory limit"):
+        sandbox.query("SELECT length(repeat('x', 3000000000))", timeout=20)
+    # ... and DuckDB's own memory limit
+    with pytest.raises(SandboxQueryError, match="Out of Memory"):
+        sandbox.query("SELECT list(random()) FROM range(100000000)", timeout=20)
+    assert sandbox.query("SELECT 1").rows == [[1]]
+
+
+def test_the_same_statement_rules_as_every_reader(sandbox: IsolatedSandbox) -> None:
+    for attack in ("DELETE FROM clients", "SELECT 1; DROP TABLE clients", "COPY clients TO 'x'"):
+        with pytest.raises(SandboxRefused, match="only one SELECT"):
+            sandbox.query(attack)
+    with pytest.raises(SandboxRefused, match="disabled"):
+        sandbox.query("SELECT * FROM read_text('/etc/hostname')")
+
+
+def test_sizes_read_like_duckdb_settings() -> None:
+    assert parse_bytes("512MB") == 512_000_000
+    assert parse_bytes("1GiB") == 1 << 30
+    with pytest.raises(ValueError, match="not a size"):
+        parse_bytes("lots")
