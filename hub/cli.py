@@ -18,6 +18,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from hub.config import ConfigError, config_path, load_config
 from hub.report import print_summary
@@ -100,7 +101,7 @@ def demo(
     unexpected = report.unexpected_failures() if dirty else report.failures
     if unexpected:
         for step, why in unexpected.items():
-            console.print(f"[red]{step} failed:[/] {why}")
+            _print_failure(step, why)
         raise typer.Exit(1)
 
 
@@ -123,7 +124,7 @@ def run(
     if Store.of(loaded).path.exists():  # a first run that failed early has no store yet
         print_summary(console, path, report.seconds, report.run_id)
     for step, why in report.failures.items():
-        console.print(f"[red]{step} failed:[/] {why}", highlight=False)
+        _print_failure(step, why)
     if not report.success:
         raise typer.Exit(1)
 
@@ -179,7 +180,7 @@ def draft(
 def _show_draft(loaded, store: Store, draft_id: str) -> dict:  # noqa: ANN001 - HubConfig
     import json
 
-    from hub.drafts import get, recipient_of, usable_address
+    from hub.drafts import content_hash, get, recipient_of, usable_address
 
     with store.reader() as con:
         row = get(con, draft_id)
@@ -199,9 +200,10 @@ def _show_draft(loaded, store: Store, draft_id: str) -> dict:  # noqa: ANN001 - 
     console.print(row["body"], markup=False)
     refused = [c for c in json.loads(row["tool_calls"] or "[]") if c.get("refused")]
     for call in refused:
-        console.print(f"[dim]refused tool call: {call['refused']}[/]")
-    console.print(f"\n[dim]citations: {row['citations']}[/]")
-    return {**row, "needs_review": bool(reasons)}
+        console.print(f"refused tool call: {call['refused']}", style="dim", markup=False)
+    console.print(f"\ncitations: {row['citations']}", style="dim", markup=False)
+    seen = content_hash(address, row["title"], row["body"])
+    return {**row, "needs_review": bool(reasons), "seen_sha256": seen}
 
 
 @app.command()
@@ -227,7 +229,7 @@ def approve(
                 "approve with --yes, or reject it with --reason."
             )
         typer.confirm("This draft is flagged needs_review. Approve it anyway?", abort=True)
-    digest = approve_draft(store, loaded, draft_id, by)
+    digest = approve_draft(store, loaded, draft_id, by, seen=shown["seen_sha256"])
     console.print(
         f"Approved {draft_id} (content sha256 {digest[:12]}…). It is delivered by the next "
         "`hub deliver` or the sensor, only if it still hashes the same."
@@ -264,7 +266,7 @@ def deliver(config: ConfigOption = None) -> None:
     console.print(f"{done} draft(s) delivered so far, in {loaded.resolve(loaded.delivery.outbox)}.")
     if not report.success:
         for step, why in report.failures.items():
-            console.print(f"[red]{step} failed:[/] {why}", highlight=False)
+            _print_failure(step, why)
         raise typer.Exit(1)
 
 
@@ -318,10 +320,14 @@ def ui(
             raise typer.Exit(child.wait()) from None
 
 
+def _print_failure(step: str, why: str) -> None:
+    console.print(Text.assemble((f"{step} failed: ", "red"), why))
+
+
 def _print_frame(frame) -> None:  # noqa: ANN001 - pandas DataFrame
-    table = Table(*[str(c) for c in frame.columns])
+    table = Table(*[Text(str(c)) for c in frame.columns])
     for row in frame.itertuples(index=False):
-        table.add_row(*["" if v is None else str(v) for v in row])
+        table.add_row(*[Text("" if v is None else str(v)) for v in row])
     console.print(table)
     console.print(f"[dim]{len(frame)} row(s)[/]")
 

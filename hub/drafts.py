@@ -268,9 +268,13 @@ def _insert(
 # --- writing: humans -------------------------------------------------------------------
 
 
-def approve(store: Store, config: HubConfig, draft_id: str, by: str) -> str:
+def approve(
+    store: Store, config: HubConfig, draft_id: str, by: str, seen: str | None = None
+) -> str:
     """Approve a pending draft for the recipient it has now; returns the content hash the
-    approval binds. A draft whose recipient cannot be delivered to is refused."""
+    approval binds. `seen` is the hash of what the approver was shown: if the draft or its
+    recipient changed since, the approval is refused. A draft whose recipient cannot be
+    delivered to is refused."""
     _require_decider(by)
     with store.transaction() as con:
         draft = _pending(con, draft_id, "approved")
@@ -281,6 +285,11 @@ def approve(store: Store, config: HubConfig, draft_id: str, by: str) -> str:
                 "its source, reload, then let the agent draft again."
             )
         digest = content_hash(recipient, draft["title"], draft["body"])
+        if seen is not None and seen != digest:
+            raise DraftError(
+                f"draft {draft_id} or its recipient changed while you were reading it; nothing "
+                f"was approved. Read it again (`hub draft {draft_id}`), then decide."
+            )
         con.execute(
             "UPDATE agents.drafts SET status = 'approved', decided_by = ?, decided_at = ?, "
             "reason = NULL, recipient = ?, approved_sha256 = ? WHERE draft_id = ?",

@@ -17,10 +17,7 @@ from hub.runner import materialize, run_job
 from tests.conftest import DemoProject, steward
 
 
-def test_clean_data_one_pending_draft_per_client(demo_project: DemoProject) -> None:
-    report = materialize(demo_project.config_path)
-
-    assert report.success, report.failures
+def test_clean_data_one_pending_draft_per_client(built_demo: DemoProject) -> None:
     drafts = steward("SELECT * FROM agents.drafts ORDER BY subject_name")
     clients = steward("SELECT count(*) AS n FROM raw.crm__clients").n[0]
     assert len(drafts) == clients == 12
@@ -58,15 +55,14 @@ def test_dirty_data_stops_the_agent_and_names_the_checks(demo_project: DemoProje
 
 
 def test_agent_alone_after_a_failed_blocking_check_is_refused(
-    demo_project: DemoProject,
+    built_demo: DemoProject,
 ) -> None:
-    assert materialize(demo_project.config_path).success
-    demo_project.generate(dirty=True)
+    built_demo.generate(dirty=True)
     # reload only the CRM clients (and their checks): the served data is still the old one
-    materialize(demo_project.config_path, ["raw/crm/clients"])
+    materialize(built_demo.config_path, ["raw/crm/clients"])
 
-    rebuild = materialize(demo_project.config_path, ["unified/customer"])
-    report = materialize(demo_project.config_path, ["agents/onboarding"])
+    rebuild = materialize(built_demo.config_path, ["unified/customer"])
+    report = materialize(built_demo.config_path, ["agents/onboarding"])
 
     assert (
         "raw.crm__clients: check unique__client_id failed" in rebuild.failures["unified__customer"]
@@ -84,12 +80,11 @@ def test_agent_alone_after_a_failed_blocking_check_is_refused(
 
 
 def test_reloading_a_referenced_table_makes_the_foreign_key_verdict_stale(
-    demo_project: DemoProject,
+    built_demo: DemoProject,
 ) -> None:
-    assert materialize(demo_project.config_path).success
 
-    assert materialize(demo_project.config_path, ["raw/billing/accounts"]).success
-    report = materialize(demo_project.config_path, ["agents/onboarding"])
+    assert materialize(built_demo.config_path, ["raw/billing/accounts"]).success
+    report = materialize(built_demo.config_path, ["agents/onboarding"])
 
     assert (
         "raw.billing__invoices: check references__account_id has not run on the current"
@@ -97,23 +92,22 @@ def test_reloading_a_referenced_table_makes_the_foreign_key_verdict_stale(
     )
 
 
-def test_approval_delivery_exactly_once_and_audit_chain(demo_project: DemoProject) -> None:
-    assert materialize(demo_project.config_path).success
-    store, config = demo_project.store, demo_project.config
+def test_approval_delivery_exactly_once_and_audit_chain(built_demo: DemoProject) -> None:
+    store, config = built_demo.store, built_demo.config
     ids = list(list_drafts(store, "pending").draft_id)
     approve(store, config, ids[0], by="maria")
     reject(store, ids[1], by="maria", reason="wrong kick-off date")
     with pytest.raises(DraftError, match="only pending drafts"):
         approve(store, config, ids[1], by="maria")
 
-    resources = {"hub": HubResource(config_path=str(demo_project.config_path))}
+    resources = {"hub": HubResource(config_path=str(built_demo.config_path))}
     tick = approved_drafts_sensor.evaluate_tick(dg.build_sensor_context(resources=resources))
     assert [r.run_key for r in tick.run_requests] == [f"deliver:{ids[0]}"]
-    assert run_job(demo_project.config_path, "deliver_drafts").success  # what the sensor runs
+    assert run_job(built_demo.config_path, "deliver_drafts").success  # what the sensor runs
     assert deliver_approved(config, store) == []  # a second delivery sends nothing
-    assert run_job(demo_project.config_path, "deliver_drafts").success
+    assert run_job(built_demo.config_path, "deliver_drafts").success
 
-    outbox = sorted((demo_project.root / "outbox").glob("*.eml"))
+    outbox = sorted((built_demo.root / "outbox").glob("*.eml"))
     assert [p.stem for p in outbox] == [ids[0]]
     tick = approved_drafts_sensor.evaluate_tick(dg.build_sensor_context(resources=resources))
     assert tick.run_requests == []
@@ -144,14 +138,13 @@ def test_approval_delivery_exactly_once_and_audit_chain(demo_project: DemoProjec
     assert not verdict.ok and "changed" in verdict.problem
 
 
-def test_agent_refuses_a_copy_that_is_not_the_proven_data(demo_project: DemoProject) -> None:
-    assert materialize(demo_project.config_path).success
-    copy = demo_project.root / "data" / "agent.duckdb"
+def test_agent_refuses_a_copy_that_is_not_the_proven_data(built_demo: DemoProject) -> None:
+    copy = built_demo.root / "data" / "agent.duckdb"
     stale = copy.read_bytes()
-    assert materialize(demo_project.config_path, ["serve/clients"]).success  # a new batch
+    assert materialize(built_demo.config_path, ["serve/clients"]).success  # a new batch
     copy.write_bytes(stale)  # the agents' file now lags behind what the checks proved
 
-    report = materialize(demo_project.config_path, ["agents/onboarding"])
+    report = materialize(built_demo.config_path, ["agents/onboarding"])
 
     assert (
         "does not hold the proven data for ['serve.clients']"

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from hub.runner import materialize
 from hub.store import Store, StoreError, quote_ident
 from tests.conftest import DemoProject, steward
 
@@ -66,9 +65,8 @@ def test_identifiers_from_config_are_validated() -> None:
 
 
 def test_notebook_query_answers_while_another_process_materializes(
-    demo_project: DemoProject,
+    built_demo: DemoProject,
 ) -> None:
-    assert materialize(demo_project.config_path).success
     run = subprocess.Popen(
         [sys.executable, "-m", "hub.cli", "run"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
