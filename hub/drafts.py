@@ -360,13 +360,7 @@ def mark_failed(con: duckdb.DuckDBPyConnection, draft_id: str, why: str, run_id:
         "UPDATE agents.drafts SET status = 'failed', reason = ? WHERE draft_id = ?",
         [why, draft_id],
     )
-    audit.append(
-        con,
-        actor="delivery",
-        action="draft.deliver_failed",
-        target=draft_id,
-        details={"reason": why, "run_id": run_id},
-    )
+    _audit_not_sent(con, "draft.deliver_failed", draft_id, why, run_id)
 
 
 def void_approval(con: duckdb.DuckDBPyConnection, draft_id: str, why: str, run_id: str | None):
@@ -377,10 +371,11 @@ def void_approval(con: duckdb.DuckDBPyConnection, draft_id: str, why: str, run_i
         "recipient = NULL, approved_sha256 = NULL, reason = ? WHERE draft_id = ?",
         [why, draft_id],
     )
-    audit.append(
-        con,
-        actor="delivery",
-        action="draft.deliver_refused",
-        target=draft_id,
-        details={"reason": why, "run_id": run_id},
-    )
+    _audit_not_sent(con, "draft.deliver_refused", draft_id, why, run_id)
+
+
+def _audit_not_sent(
+    con: duckdb.DuckDBPyConnection, action: str, draft_id: str, why: str, run_id: str | None
+) -> None:
+    details = {"reason": why, "run_id": run_id}
+    audit.append(con, actor="delivery", action=action, target=draft_id, details=details)
