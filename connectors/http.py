@@ -6,6 +6,7 @@ that is not the expected JSON fails the whole load, so a partial read is never a
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.error
 import urllib.parse
@@ -15,6 +16,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from connectors.base import Extract, Reject, SourceReadError, with_origin
+from hub import secrets
 from hub.config import SourceConfig, TableConfig
 from hub.secrets import redact_url
 
@@ -85,6 +87,8 @@ def _get_json(url: str, name: str, table: str) -> object:
         problem = f"not JSON ({exc})"
     except TimeoutError:
         problem = f"no answer within {TIMEOUT_SECONDS}s"
+    except (http.client.HTTPException, ValueError) as exc:  # InvalidURL, IncompleteRead, ...
+        problem = f"{type(exc).__name__}: {secrets.scrub(str(exc))}"
     raise SourceReadError(
         f"source {name}, table {table}: {redact_url(url)}: {problem}. "
         "Fix: check that the API is up and `url` in hub.yaml is right; the last good data is kept."

@@ -8,6 +8,8 @@ Notebook access to the governed store, read-only, as an audience:
     hub.sql("SELECT * FROM raw.crm__clients", audience="steward")   # everything, in clear
     hub.tables()                                         # every table you may read
     hub.table("serve.clients")
+    with hub.connect() as con:                           # a sandboxed connection
+        con.execute("SELECT count(*) FROM serve.clients").fetchall()
 
 The audience is `access.default_audience` in hub.yaml (`analyst` unless it says otherwise):
 `analyst` reads `unified`, `serve` and `meta.check_results` / `meta.batches` with PII
@@ -22,8 +24,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    import duckdb
     import pandas as pd
+
+    from hub.sandbox import SandboxConnection
 
 __all__ = ["connect", "sql", "table", "tables"]
 
@@ -38,25 +41,26 @@ def sql(
     """Run one SELECT as `audience` (default: the project's); returns a DataFrame."""
     import duckdb
 
-    from hub.sandbox import SandboxQueryError, run_select
+    from hub.sandbox import SandboxQueryError
 
-    con = connect(audience=audience, config=config)
-    try:
-        return run_select(con, query, params).df()
-    except duckdb.CatalogException as exc:
-        readable = ", ".join(
-            r[0]
-            for r in con.execute(
-                "SELECT DISTINCT schema_name FROM duckdb_tables() WHERE database_name = 'hub' "
-                "AND NOT starts_with(table_name, '_hub') ORDER BY 1"
-            ).fetchall()
-        )
-        raise SandboxQueryError(
-            f"{exc}\nThis audience reads the schemas {readable}. Fix: query those, or read as "
-            "the steward (`--as steward`, `audience='steward'`) if you are one."
-        ) from None
-    finally:
-        con.close()
+    with connect(audience=audience, config=config) as con:
+        try:
+            return con.execute(query, params).df()
+        except SandboxQueryError as exc:
+            if not isinstance(exc.__cause__, duckdb.CatalogException):
+                raise
+            readable = ", ".join(
+                r[0]
+                for r in con.execute(
+                    "SELECT DISTINCT schema_name FROM duckdb_tables() "
+                    "WHERE database_name = 'hub' AND NOT starts_with(table_name, '_hub') "
+                    "ORDER BY 1"
+                ).fetchall()
+            )
+            raise SandboxQueryError(
+                f"{exc}\nThis audience reads the schemas {readable}. Fix: query those, or "
+                "read as the steward (`--as steward`, `audience='steward'`) if you are one."
+            ) from None
 
 
 def tables(*, audience: str | None = None, config: str | None = None) -> pd.DataFrame:
@@ -85,12 +89,14 @@ def table(
     return sql(f"SELECT * FROM {ref}{suffix}", audience=audience, config=config)
 
 
-def connect(*, audience: str | None = None, config: str | None = None) -> duckdb.DuckDBPyConnection:
-    """A sandboxed read-only connection you close yourself. As `steward` it holds the store
-    open (runs cannot write until you close it); other audiences read their own copy."""
+def connect(*, audience: str | None = None, config: str | None = None) -> SandboxConnection:
+    """A sandboxed read-only connection you close yourself (`with hub.connect() as con:`):
+    `con.execute("SELECT ...").df()`, `.fetchall()`, `.arrow()`. As `steward` it holds the
+    store open (runs cannot write until you close it); other audiences read their own copy.
+    """
     from hub.config import AUDIENCES, ConfigError, load_config
     from hub.governance import reader_path
-    from hub.sandbox import open_sandbox
+    from hub.sandbox import SandboxConnection, open_sandbox
     from hub.store import Store
 
     loaded = load_config(config)
@@ -98,6 +104,7 @@ def connect(*, audience: str | None = None, config: str | None = None) -> duckdb
     if who not in AUDIENCES:
         raise ConfigError(f"unknown audience {who!r}; use one of {', '.join(AUDIENCES)}.")
     path = reader_path(loaded, Store.of(loaded), who)
-    return open_sandbox(
-        path, memory_limit=loaded.access.memory_limit, threads=loaded.access.threads
+    access = loaded.access
+    return SandboxConnection(
+        open_sandbox(path, memory_limit=access.memory_limit, threads=access.threads)
     )

@@ -17,11 +17,13 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from hub.config import ConfigError, config_path, load_config
 from hub.report import print_summary
+from hub.secrets import scrub
 from hub.store import Store, StoreError
 
 app = typer.Typer(
@@ -321,11 +323,12 @@ def ui(
 
 
 def _print_failure(step: str, why: str) -> None:
-    console.print(Text.assemble((f"{step} failed: ", "red"), why))
+    console.print(Text.assemble((f"{step} failed: ", "red"), scrub(why)))
 
 
 def _print_frame(frame) -> None:  # noqa: ANN001 - pandas DataFrame
-    table = Table(*[Text(str(c)) for c in frame.columns])
+    """A table of the rows; values are data, never rich markup."""
+    table = Table(*[escape(str(c)) for c in frame.columns])
     for row in frame.itertuples(index=False):
         table.add_row(*[Text("" if v is None else str(v)) for v in row])
     console.print(table)
@@ -345,7 +348,6 @@ def main() -> None:
     from hub.drafts import DraftError
     from hub.load import LoadError
     from hub.sandbox import SandboxQueryError, SandboxRefused
-    from hub.secrets import scrub
 
     known = (ConfigError, StoreError, DraftError, LoadError, SandboxRefused, SandboxQueryError)
     try:

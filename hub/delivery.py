@@ -14,18 +14,22 @@ Each approved draft is handled on its own, in its own transaction:
 from __future__ import annotations
 
 import email.policy
-import os
 from dataclasses import dataclass
 from email.message import EmailMessage
+from email.parser import BytesHeaderParser
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 
+import duckdb
+
 from hub import audit, drafts
 from hub.config import HubConfig
-from hub.store import Store
+from hub.secrets import scrub
+from hub.store import Store, StoreError, write_new_file
 
 HEADERS_ON_ONE_LINE = email.policy.default.clone(max_line_length=998)
 "Hashes in headers stay on one line (RFC 5322 allows 998 characters)."
+CONTENT_HEADER = "X-Groundwork-Content-SHA256"
 
 
 @dataclass(frozen=True)
@@ -41,10 +45,14 @@ def deliver_approved(config: HubConfig, store: Store, run_id: str | None = None)
     """Deliver every approved draft, each on its own; returns what happened to each."""
     outbox = config.resolve(config.delivery.outbox).resolve()
     outbox.mkdir(parents=True, exist_ok=True)
-    return [
-        _deliver_one(config, store, outbox, draft_id, run_id)
-        for draft_id in drafts.approved_ids(store)
-    ]
+    outcomes = []
+    for draft_id in drafts.approved_ids(store):
+        try:
+            outcomes.append(_deliver_one(config, store, outbox, draft_id, run_id))
+        except (OSError, StoreError, duckdb.Error) as exc:  # the others still go out
+            why = f"not sent, still approved: {scrub(str(exc))}. Fix the cause, then deliver again"
+            outcomes.append(Outcome(draft_id, "approved", why))
+    return outcomes
 
 
 def _deliver_one(
@@ -55,7 +63,7 @@ def _deliver_one(
         if draft["status"] != "approved":
             return Outcome(draft_id, draft["status"], "no longer approved; nothing was sent")
         path = outbox / f"{draft_id}.eml"
-        if not drafts.DRAFT_ID.match(draft_id) or path.resolve().parent != outbox:
+        if not drafts.DRAFT_ID.fullmatch(draft_id) or path.resolve().parent != outbox:
             why = "its id is not a Groundwork draft id, so it cannot name a file; nothing was sent"
             drafts.mark_failed(con, draft_id, why, run_id)
             return Outcome(draft_id, "failed", why)
@@ -73,9 +81,16 @@ def _deliver_one(
             )
             drafts.void_approval(con, draft_id, why, run_id)
             return Outcome(draft_id, "pending", why)
-        anchored = audit.head(con)
-        message = _message(config.delivery.sender, address, draft, anchored)
-        _write_once(path, message)
+        try:
+            message = _message(config.delivery.sender, address, draft, audit.head(con))
+        except ValueError as exc:  # a header the e-mail library refuses to write
+            why = f"the message cannot be written ({exc}); nothing was sent"
+            drafts.mark_failed(con, draft_id, scrub(why), run_id)
+            return Outcome(draft_id, "failed", why)
+        if not _write_once(path, message, draft["approved_sha256"]):
+            why = "the outbox holds another message under this draft's name; nothing was sent"
+            drafts.mark_failed(con, draft_id, why, run_id)
+            return Outcome(draft_id, "failed", why)
         drafts.mark_delivered(
             con,
             draft_id,
@@ -93,21 +108,19 @@ def _message(sender: str, to: str, draft: dict, anchored: tuple[int, str] | None
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(idstring=draft["draft_id"])
     message["X-Groundwork-Draft"] = draft["draft_id"]
-    message["X-Groundwork-Content-SHA256"] = draft["approved_sha256"]
+    message[CONTENT_HEADER] = draft["approved_sha256"]
     if anchored:
         message["X-Groundwork-Audit-Head"] = f"{anchored[0]}:{anchored[1]}"
     message.set_content(draft["body"])
     return bytes(message)
 
 
-def _write_once(path: Path, message: bytes) -> None:
+def _write_once(path: Path, message: bytes, approved_sha256: str) -> bool:
     """Write the whole file under a temporary name, then link it into place: the outbox
-    never holds a partial message, and a second delivery of the same draft writes nothing."""
-    staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    staging.write_bytes(message)
-    try:
-        os.link(staging, path)
-    except FileExistsError:
-        pass
-    finally:
-        staging.unlink()
+    never holds a partial message, and a second delivery of the same draft writes nothing.
+    False when the name is taken by a message of other content (not this approval's)."""
+    if not write_new_file(path, message):
+        with path.open("rb") as existing:
+            found = BytesHeaderParser(policy=HEADERS_ON_ONE_LINE).parse(existing)
+        return found.get(CONTENT_HEADER) == approved_sha256
+    return True

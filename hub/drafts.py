@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import unicodedata
 from dataclasses import dataclass
 from email.utils import getaddresses
 from typing import TYPE_CHECKING, Any
@@ -45,7 +46,13 @@ ALTER TABLE agents.drafts ADD COLUMN IF NOT EXISTS tool_calls JSON;
 STATUSES = ("pending", "approved", "rejected", "superseded", "delivered", "failed")
 DECIDED = ("approved", "delivered")
 "A subject with a draft in one of these is done: no agent drafts for it again."
-DRAFT_ID = re.compile(r"^D-[0-9a-f]{10}$")
+DRAFT_ID = re.compile(r"D-[0-9a-f]{10}")
+"Use with `fullmatch` (`$` would let a trailing newline through)."
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_ADDRESS = re.compile(
+    rf"{_ATOM}(?:\.{_ATOM})*@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{{0,61}}[A-Za-z0-9])?\.)+[A-Za-z]{{2,63}}"
+)
+"A plain ASCII address: dot-atom local part, a host name of letter-digit-hyphen labels."
 
 
 class DraftError(Exception):
@@ -86,19 +93,20 @@ def usable_address(value: object) -> tuple[str | None, str]:
     The reason never repeats the value (it may be a client's address)."""
     if not isinstance(value, str) or not value.strip():
         return None, "the subject has no e-mail address"
-    if "\r" in value or "\n" in value:
-        return None, "the address contains a line break"
-    parsed = getaddresses([value])
-    addresses = [address for _, address in parsed if address]
-    if len(parsed) != 1 or len(addresses) != 1:
-        return None, f"the address field holds {len(addresses)} addresses, not exactly one"
-    address = addresses[0]
-    local, at, domain = address.rpartition("@")
-    odd = any(c in address for c in " ,;<>\"'")
-    malformed = odd or "@" in local or "." not in domain.strip(".")
-    if not at or not local or malformed:
+    text = value.strip()
+    categories = {unicodedata.category(ch) for ch in text}
+    if categories & {"Cc", "Zl", "Zp"}:
+        return None, "the address contains a line break or a control character"
+    addresses = [address for _, address in getaddresses([text]) if address]
+    if len(addresses) != 1 or "," in text or ";" in text:
+        return None, f"the address field holds {max(len(addresses), 2)} addresses, not one"
+    if any(c[0] in "CZ" for c in categories):
+        return None, "the address contains a space or an invisible character"
+    if not text.isascii():
+        return None, "the address is not ASCII (international addresses are not supported)"
+    if not _ADDRESS.fullmatch(text):
         return None, "the address is not a valid e-mail address"
-    return address, ""
+    return text, ""
 
 
 def recipient_of(con: duckdb.DuckDBPyConnection, config: HubConfig, subject_id: str) -> object:

@@ -8,7 +8,6 @@ expressions, run by DuckDB.
 
 from __future__ import annotations
 
-import os
 import secrets as random_secrets
 from collections.abc import Iterable
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import duckdb
 
 from hub import secrets
-from hub.store import quote_ident, quote_literal
+from hub.store import quote_ident, quote_literal, write_new_file
 
 SALT_FILE = "hash-salt"
 "Beside the store when `governance.hash_salt` is not set: one random salt per project."
@@ -85,16 +84,7 @@ def hash_salt(configured: str | None, store_path: Path) -> str:
     path = store_path.parent / SALT_FILE
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        staging = path.with_name(f".{SALT_FILE}.{os.getpid()}")
-        descriptor = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w") as file:
-            file.write(random_secrets.token_hex(16))
-        try:
-            os.link(staging, path)  # whole or not at all; a concurrent first use wins once
-        except FileExistsError:
-            pass
-        finally:
-            staging.unlink()
+        write_new_file(path, random_secrets.token_hex(16).encode(), mode=0o600)
     salt = path.read_text().strip()
     secrets.register(salt)
     return salt

@@ -11,6 +11,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hub.secrets import scrub
+
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 "The summary reports what matters; the full event log is in the Dagster UI."
 STAGES = ("load", "checks", "unify", "serve", "agents", "deliver")
@@ -86,11 +88,17 @@ def _report(instance, result) -> RunReport:  # noqa: ANN001
         if event.event_type_value == "STEP_FAILURE":
             data = event.event_specific_data
             user = getattr(data, "user_failure_data", None)
-            report.failures[event.step_key] = (
-                user.description if user and user.description else data.error.message
-            )
+            why = user.description if user and user.description else _root_cause(data.error)
+            report.failures[event.step_key] = scrub(why)
     report.seconds = {s: round(seconds[s], 2) for s in STAGES if s in seconds}
     return report
+
+
+def _root_cause(error) -> str:  # noqa: ANN001 - dagster SerializableErrorInfo
+    """The user's exception under Dagster's "Error occurred while executing op" wrapper."""
+    while error.cause is not None:
+        error = error.cause
+    return error.message.strip()  # "ValueError: ..." (format_exception_only)
 
 
 def _stage(step_key: str) -> str:

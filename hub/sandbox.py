@@ -6,7 +6,10 @@ published copy, or the store for the steward), then turns off external access (n
 no network, no ATTACH, COPY or extension), community extensions and spilling to disk, sets
 its memory and thread limits, and locks the configuration so no statement can undo any of
 it. A read-only connection alone is not a sandbox: from one, `ATTACH ... (READ_WRITE)` and
-`COPY ... TO` still work. Queries are one SELECT statement, checked by DuckDB's parser.
+`COPY ... TO` still work. Nor is this connection handed out as it is: DuckDB keeps the
+attached file and its `.wal` writable by `COPY` even with external access off, so every
+statement goes through `run_select` (exactly one SELECT, checked by DuckDB's parser), and
+`hub.connect()` returns a `SandboxConnection` that only runs those.
 
 Agents run their SQL in `IsolatedSandbox`, the same sandbox in a child process: DuckDB
 cannot interrupt every function (a `repeat('x', 1e9)` ignores `interrupt()`), but a process
@@ -30,6 +33,8 @@ from hub.store import open_waiting, quote_literal
 
 ATTACHED = "hub"
 "The name the attached database has inside the sandbox (and its default catalog)."
+STARTUP_SECONDS = 30.0
+"How long a new sandbox process may take to start (it imports DuckDB) before it fails."
 _HEADROOM_BYTES = 1536 * 1024**2
 "Address space the worker may use beyond DuckDB's memory limit (Python, DuckDB itself)."
 
@@ -90,24 +95,91 @@ def require_one_select(con: duckdb.DuckDBPyConnection, query: str) -> None:
 def run_select(
     con: duckdb.DuckDBPyConnection, query: str, params: Any = None
 ) -> duckdb.DuckDBPyConnection:
-    """Execute one SELECT in the sandbox; a refusal by DuckDB's settings says why."""
+    """Execute one SELECT in the sandbox; a refusal or failure says why, in one message."""
     require_one_select(con, query)
     try:
         return con.execute(query, params)
-    except (duckdb.PermissionException, duckdb.InvalidInputException) as exc:
-        if "disabled" in str(exc) or "locked" in str(exc):
+    except duckdb.Error as exc:
+        text = _without_install_advice(str(exc))
+        if isinstance(exc, duckdb.PermissionException | duckdb.InvalidInputException) and (
+            "disabled" in text or "locked" in text
+        ):
             raise SandboxRefused(
-                f"refused by the sandbox: {exc}. Files, the network and settings are out of "
+                f"refused by the sandbox: {text}. Files, the network and settings are out of "
                 "reach here; to work with your own files, use DuckDB directly on them."
             ) from None
-        raise
+        raise SandboxQueryError(text) from exc
+
+
+def _without_install_advice(text: str) -> str:
+    """DuckDB's error text minus its advice to install or autoload extensions, which the
+    sandbox forbids."""
+    kept = [
+        line
+        for line in text.splitlines()
+        if not re.search(r"(?i)\b(INSTALL|LOAD)\b\s+\w+|autoinstall|autoload", line)
+    ]
+    return "\n".join(kept).strip()
+
+
+class SandboxConnection:
+    """What `hub.connect()` returns: the sandbox, one SELECT at a time, results fetched."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self._con = con
+        self._cursor: duckdb.DuckDBPyConnection | None = None
+
+    def execute(self, query: str, params: Any = None) -> SandboxConnection:
+        self._cursor = run_select(self._con, query, params)
+        return self
+
+    sql = execute
+
+    @property
+    def description(self) -> Any:
+        return self._result.description
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return self._result.fetchall()
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        return self._result.fetchone()
+
+    def fetchmany(self, size: int = 1) -> list[tuple[Any, ...]]:
+        return self._result.fetchmany(size)
+
+    def df(self) -> Any:
+        return self._result.df()
+
+    def arrow(self) -> Any:
+        return self._result.fetch_arrow_table()
+
+    def close(self) -> None:
+        self._con.close()
+
+    def __enter__(self) -> SandboxConnection:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    @property
+    def _result(self) -> duckdb.DuckDBPyConnection:
+        if self._cursor is None:
+            raise SandboxQueryError('nothing to fetch: run `execute("SELECT ...")` first')
+        return self._cursor
 
 
 def fetch_capped(
     cursor: duckdb.DuckDBPyConnection, max_rows: int, max_bytes: int
 ) -> tuple[list[str], list[list[Any]], bool]:
-    """(columns, rows, truncated): at most `max_rows` rows and `max_bytes` bytes of JSON."""
+    """(columns, rows, truncated): at most `max_rows` rows and `max_bytes` bytes, counted as
+    the JSON objects (column names included) the rows become."""
     columns = [d[0] for d in cursor.description]
+    if len(json.dumps(columns)) > max_bytes:
+        raise SandboxRefused(
+            f"the result's column names alone are over the limit of {max_bytes} bytes"
+        )
     rows: list[list[Any]] = []
     size = 2
     while len(rows) < max_rows:
@@ -115,7 +187,7 @@ def fetch_capped(
         if not batch:
             return columns, rows, False
         for row in batch:
-            size += len(json.dumps(row, default=str)) + 1
+            size += len(json.dumps(dict(zip(columns, row, strict=True)), default=str)) + 2
             if size > max_bytes:
                 return columns, rows, True
             rows.append(list(row))
@@ -150,17 +222,18 @@ class IsolatedSandbox:
         timeout: float = 5.0,
     ) -> Result:
         with self._lock:
-            pipe = self._started()
+            pipe = self._started(timeout)
             pipe.send((sql, params, max_rows, max_bytes))
             if not pipe.poll(timeout):
                 self._stop()
                 raise SandboxTimeout(f"the query was stopped at its time limit of {timeout:g}s")
             try:
                 kind, payload = pipe.recv()
-            except EOFError:
+            except (EOFError, OSError):
                 self._stop()
                 raise SandboxTimeout(
-                    "the query's process died (it went over its memory limit)"
+                    "the query's process ended before it answered (most often: it went over "
+                    "its memory limit)"
                 ) from None
         if kind == "refused":
             raise SandboxRefused(payload)
@@ -178,28 +251,41 @@ class IsolatedSandbox:
     def __exit__(self, *_: object) -> None:
         self.close()
 
-    def _started(self) -> Any:
-        if self._process is None or not self._process.is_alive():
-            context = multiprocessing.get_context("spawn")
-            parent, child = context.Pipe()
-            self._process = context.Process(
-                target=_serve, args=(child, *self._args), daemon=True, name="hub-sandbox"
-            )
-            self._process.start()
+    def _started(self, timeout: float) -> Any:
+        if self._process is not None and self._process.is_alive():
+            return self._pipe
+        self._stop()
+        context = multiprocessing.get_context("spawn")
+        parent, child = context.Pipe()
+        process = context.Process(
+            target=_serve, args=(child, *self._args), daemon=True, name="hub-sandbox"
+        )
+        self._process, self._pipe = process, parent
+        try:
+            process.start()
             child.close()
-            self._pipe = parent
+            if not parent.poll(max(timeout, STARTUP_SECONDS)):
+                raise SandboxQueryError("the sandbox's process did not start in time")
             kind, payload = parent.recv()
-            if kind != "ready":
-                self._stop()
-                raise SandboxQueryError(payload)
-        return self._pipe
+        except (EOFError, OSError) as exc:
+            self._stop()
+            raise SandboxQueryError(f"the sandbox's process could not start ({exc!r})") from None
+        except SandboxQueryError:
+            self._stop()
+            raise
+        if kind != "ready":
+            self._stop()
+            raise SandboxQueryError(payload)
+        return parent
 
     def _stop(self) -> None:
-        if self._process is not None:
-            self._process.kill()
-            self._process.join()
-            self._pipe.close()
+        process, pipe = self._process, self._pipe
         self._process = self._pipe = None
+        if process is not None and process.pid is not None:
+            process.kill()
+            process.join()
+        if pipe is not None:
+            pipe.close()
 
 
 def _serve(pipe: Any, path: str, memory_limit: str, threads: int) -> None:
@@ -224,6 +310,8 @@ def _serve(pipe: Any, path: str, memory_limit: str, threads: int) -> None:
             pipe.send(("refused", str(exc)))
         except (SandboxQueryError, duckdb.Error, MemoryError) as exc:
             pipe.send(("error", str(exc)))
+        except Exception as exc:  # noqa: BLE001 - anything else is the query's failure too
+            pipe.send(("error", f"{type(exc).__name__}: {exc}"))
 
 
 def parse_bytes(text: str) -> int:

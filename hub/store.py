@@ -137,9 +137,7 @@ class Store:
             return
         if head is None or (anchored and anchored["seq"] == head[0]):
             return
-        staging = self.audit_anchor.with_name(f".{self.audit_anchor.name}.{os.getpid()}")
-        staging.write_text(json.dumps({"seq": head[0], "hash": head[1]}))
-        os.replace(staging, self.audit_anchor)
+        replace_file(self.audit_anchor, json.dumps({"seq": head[0], "hash": head[1]}).encode())
 
     @contextmanager
     def reader(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -195,6 +193,32 @@ def open_waiting(path: Path, opener: Callable[[], T], timeout: float = LOCK_TIME
                 ) from exc
             time.sleep(delay)
             delay = min(delay * 2, 0.25)
+
+
+def write_new_file(path: Path, data: bytes, *, mode: int = 0o644) -> bool:
+    """Create `path` holding `data`, whole or not at all; False (and nothing written) when it
+    already exists. Concurrent writers: exactly one wins."""
+    staging = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        descriptor = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(data)
+        os.link(staging, path)
+    except FileExistsError:
+        return False
+    finally:
+        staging.unlink(missing_ok=True)
+    return True
+
+
+def replace_file(path: Path, data: bytes) -> None:
+    """Replace `path` with `data` in one step: readers see the old file or the new one."""
+    staging = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        staging.write_bytes(data)
+        os.replace(staging, path)
+    finally:
+        staging.unlink(missing_ok=True)
 
 
 def _drafts_ddl() -> str:

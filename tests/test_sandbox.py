@@ -111,21 +111,33 @@ def test_the_attack_chain_from_the_cli_changes_nothing(built_demo: DemoProject) 
 
 
 def test_a_notebook_connection_is_the_same_sandbox(built_demo: DemoProject) -> None:
-    con = hub.connect()
-    try:
-        for attempt in (
-            lambda: con.execute("SET enable_external_access = true"),
-            lambda: con.execute(f"ATTACH '{built_demo.root}/data/hub.duckdb' AS s"),
-            lambda: con.read_csv("/etc/passwd"),
-            lambda: con.execute("SELECT * FROM hub.raw.crm__clients"),
-        ):
-            with pytest.raises(duckdb.Error):
-                attempt()
+    """`hub.connect()` hands out no raw DuckDB connection: DuckDB keeps the attached file and
+    its `.wal` writable by COPY even with external access off (a WAL written there would be
+    replayed into the store by the next writer)."""
+    root = built_demo.root
+    hub.sql("SELECT 1")  # the analyst's copy is published on first read
+    before = fingerprint(root)
+    for audience in ("analyst", "steward", "agent"):
+        with hub.connect(audience=audience) as con:
+            attached = con.execute("SELECT path FROM duckdb_databases() WHERE path IS NOT NULL")
+            [(path,)] = attached.fetchall()
+            for attack in (
+                f"COPY (SELECT from_hex('00')) TO '{path}.wal' (FORMAT blob)",
+                "SET enable_external_access = true",
+                f"ATTACH '{root}/data/hub.duckdb' AS s",
+                "ATTACH ':memory:' AS m",
+                "SET VARIABLE v = 1",
+                "PRAGMA enable_profiling",
+            ):
+                with pytest.raises(SandboxRefused):
+                    con.execute(attack)
+            assert not hasattr(con, "read_csv") and not hasattr(con, "sql_query")
+            assert con.execute("SELECT 42 AS x").df().x[0] == 42
+    assert fingerprint(root) == before
+    with hub.connect() as con:
         files = {r[0] for r in con.execute("SELECT path FROM duckdb_databases()").fetchall()}
-        assert str(built_demo.root / "data" / "analyst.duckdb") in files
-        assert str(built_demo.root / "data" / "hub.duckdb") not in files  # masking holds
-    finally:
-        con.close()
+    assert str(root / "data" / "analyst.duckdb") in files
+    assert str(root / "data" / "hub.duckdb") not in files  # masking holds
 
 
 def test_each_audience_reads_its_own_copy_masked_by_its_policy(built_demo: DemoProject) -> None:
