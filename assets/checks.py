@@ -10,8 +10,9 @@ import dagster as dg
 
 from assets.keys import key_for_table
 from hub.config import HubConfig
-from hub.governance import mask_check_details
+from hub.governance import mask_check_details, pii_of
 from hub.resource import HubResource
+from hub.secrets import scrub
 from hub.store import split_ref, table_ref
 from quality import results
 from quality.gx_bridge import Verdict, run_expectations
@@ -68,14 +69,16 @@ def evaluate(
 ) -> tuple[list[Verdict], dict[str, str | None]]:
     """Verdicts of every check of one table, and the data version each one is about."""
     schema, table = split_ref(ref)
+    config = hub.config
     with hub.store.reader() as con:
         versions = {s.name: data_version(con, s) for s in specs}
         frame = con.execute(f"SELECT * FROM {table_ref(schema, table)}").df()
         sql_verdicts = {s.name: run_sql_check(con, s) for s in specs if s.sql}
+        pii = pii_of(config, ref, con)
     gx_specs = [s for s in specs if not s.sql]
     gx_verdicts = {v.check: v for v in run_expectations(ref, frame, gx_specs)}
     verdicts = [sql_verdicts.get(s.name) or gx_verdicts[s.name] for s in specs]
-    config = hub.config
     for spec, verdict in zip(specs, verdicts, strict=True):
-        verdict.metadata = mask_check_details(config, ref, spec.kwargs, verdict.metadata)
+        verdict.metadata = mask_check_details(config, ref, pii, spec.kwargs, verdict.metadata)
+        verdict.error = scrub(verdict.error) if verdict.error else None
     return verdicts, versions

@@ -1,6 +1,6 @@
 """Serve assets: governed data products, one asset each. The store holds each product as
 its SQL computes it (the steward's view); the agent audience's masked copy is republished
-with every product for agents, and the analyst's on read (`hub.governance`)."""
+with every product for agents, and the analyst's on read (`hub.copies`)."""
 
 import dagster as dg
 
@@ -8,7 +8,8 @@ from assets.guard import require_open_gate
 from assets.keys import key_for_table, table_metadata
 from hub import audit, gate
 from hub.config import HubConfig
-from hub.governance import pii_of, publish, publish_agent_copy
+from hub.copies import publish_agent_copy
+from hub.governance import GovernanceError, publish
 from hub.resource import HubResource
 from hub.store import new_batch_id, record_batch
 
@@ -27,7 +28,7 @@ def _product_asset(config: HubConfig, name: str) -> dg.AssetsDefinition:
         kinds={"duckdb"},
         deps=deps,
         description=f"`serve.{name}` for the `{product.audience}` audience. {product.description}",
-        metadata={"audience": product.audience, "pii": pii_of(config, f"serve.{name}")},
+        metadata={"audience": product.audience},
     )
     def build(context: dg.AssetExecutionContext, hub: HubResource) -> dg.MaterializeResult:
         config = hub.config
@@ -37,27 +38,35 @@ def _product_asset(config: HubConfig, name: str) -> dg.AssetsDefinition:
             context.run_id,
         )
         batch_id = new_batch_id()
-        with hub.store.transaction() as con:
-            rows = publish(con, config, name)
-            record_batch(con, batch_id, f"serve.{name}", "serve", rows, 0, context.run_id)
-            audit.append(
-                con,
-                actor="governance",
-                action="publish",
-                target=f"serve.{name}",
-                details={
-                    "batch_id": batch_id,
-                    "rows": rows,
-                    "audience": product.audience,
-                    "pii": pii_of(config, f"serve.{name}"),
-                    "run_id": context.run_id,
-                },
-            )
-            metadata = table_metadata(con, config, f"serve.{name}", rows)
+        try:
+            with hub.store.transaction() as con:
+                rows, pii, metadata = _publish(con, config, name, batch_id, context.run_id)
+        except GovernanceError as exc:
+            raise dg.Failure(description=f"{exc} The previous product is kept.") from None
         if product.audience == "agent":
             with hub.store.writer() as con:
                 copy = publish_agent_copy(con, config)
             context.log.info(f"agent copy refreshed: {copy}")
-        return dg.MaterializeResult(metadata={**metadata, "batch_id": batch_id})
+        return dg.MaterializeResult(metadata={**metadata, "batch_id": batch_id, "pii": pii})
 
     return build
+
+
+def _publish(con, config: HubConfig, name: str, batch_id: str, run_id: str):  # noqa: ANN001, ANN202
+    """Publish one product, record its batch and audit it; one transaction."""
+    rows, pii = publish(con, config, name)
+    record_batch(con, batch_id, f"serve.{name}", "serve", rows, 0, run_id)
+    audit.append(
+        con,
+        actor="governance",
+        action="publish",
+        target=f"serve.{name}",
+        details={
+            "batch_id": batch_id,
+            "rows": rows,
+            "audience": config.serve[name].audience,
+            "pii": pii,
+            "run_id": run_id,
+        },
+    )
+    return rows, pii, table_metadata(con, config, f"serve.{name}", rows)

@@ -95,7 +95,7 @@ def connect(*, audience: str | None = None, config: str | None = None) -> Sandbo
     store open (runs cannot write until you close it); other audiences read their own copy.
     """
     from hub.config import AUDIENCES, ConfigError, load_config
-    from hub.governance import reader_path
+    from hub.copies import reader_path
     from hub.sandbox import SandboxConnection, open_sandbox
     from hub.store import Store
 

@@ -153,9 +153,10 @@ class ProductConfig(Model):
 
     @property
     def inputs(self) -> list[str]:
-        """The `raw.*` / `unified.*` tables its SQL reads, in order of first mention."""
-        found = re.findall(r'(?i)\b"?(raw|unified)"?\s*\.\s*"?([a-z0-9_]+)"?', self.sql)
-        return list(dict.fromkeys(f"{layer}.{table}".lower() for layer, table in found))
+        """The `raw.*`, `unified.*` and `serve.*` tables its SQL reads (parsed, in order)."""
+        from hub.lineage import tables_read
+
+        return tables_read(self.sql)
 
 
 Audience = Literal["agent", "analyst", "steward"]
@@ -282,6 +283,12 @@ class HubConfig(Model):
             missing = [p for p in agent.products if p not in self.serve]
             if missing:
                 raise ValueError(f"agents.{agent_name} reads unknown serve products {missing}")
+            if agent.documents and agent.documents in agent.reads:
+                raise ValueError(
+                    f"agents.{agent_name}.reads lists its documents `{agent.documents}`; "
+                    "documents are searched per subject and never given to the SQL tool, "
+                    "so remove it from `reads`"
+                )
         self._policies_cover_every_pii_class()
         return self
 

@@ -1,41 +1,40 @@
-"""Governance: who reads what, masked how.
+"""Governance: which columns hold personal data, and what each audience sees of them.
 
-`serve.<product>` tables in the store hold the products as their SQL computes them; the
-store is the steward's, who reads everything in clear. Every other audience reads its own
-published copy, a separate DuckDB file with each PII column transformed by that audience's
-policy (`hub.masking`): it cannot query around the masking, because the clear data is not
-in its file. Audiences are ordered `agent` < `analyst` < `steward`:
-- `agent` (`store.agent_path`): the products for agents, in the `main` schema, plus the
-  batches they were copied from (the foundation gate checks those); written by the serve
-  assets.
-- `analyst` (`store.analyst_path`): `unified.*`, the `serve.*` products for agents and
-  analysts, `meta.check_results` and `meta.batches`; republished on read whenever the store
-  has changed since (its audit head moved).
-A column is PII if `hub.yaml` says so where it is declared, or, for a product, if an input
-table of the product declares a column of the same name.
+A column is PII when `hub.yaml` says so where it is declared: `columns.<c>.pii` of a source
+table or a product, `fields.<f>.pii` of an entity. A product's columns also take the class
+of every column they are computed from, traced through its SQL (`hub.lineage`): renaming
+`email AS contact`, `lower(phone)` or reading another product keeps the class. `pii: none`
+on a product column says it is not personal data whatever it comes from. A product whose
+columns cannot be traced, and that does not declare every column, is refused to everyone
+but the steward: a guess is not a policy.
+
+Audiences are ordered `agent` < `analyst` < `steward`; the steward reads the store itself,
+in clear; the others read published copies (`hub.copies`) masked by their policies.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import uuid
-from pathlib import Path
-
 import duckdb
 
 from hub.config import AUDIENCES, HubConfig
-from hub.masking import define_hash, hash_salt, mask_values, masked_select
-from hub.store import Store, StoreError, quote_ident, quote_literal, table_exists, table_ref
+from hub.lineage import LineageError, column_sources, tables_read
+from hub.masking import define_hash, hash_salt, mask_values, masked_select, policy_for
+from hub.store import split_ref, table_exists, table_ref
 
-COPY_BATCHES = "_hub_batches"
-"Table of the agent copy naming the serve batch each product was copied from."
-COPY_INFO = "_hub_copy"
-"Table of every copy naming the audit head of the store it was published from."
+NOT_PII = "none"
+"`pii: none` on a product column: not personal data, whatever lineage says."
 
 
-def pii_of(config: HubConfig, ref: str) -> dict[str, str]:
-    """column -> PII class of one table (`raw.crm__clients`, `unified.customer`, ...)."""
+class GovernanceError(Exception):
+    """A product cannot be published masked; the message says which column and the fix."""
+
+
+def pii_of(
+    config: HubConfig, ref: str, con: duckdb.DuckDBPyConnection | None = None
+) -> dict[str, str]:
+    """column -> PII class of one table (`raw.crm__clients`, `unified.customer`, ...). A
+    product's classes come from its lineage, which needs `con` (the store) to read the
+    columns of its inputs; without it, only what the product declares."""
     layer, _, name = ref.partition(".")
     if layer in ("raw", "rejects"):
         source, _, table = name.partition("__")
@@ -45,17 +44,46 @@ def pii_of(config: HubConfig, ref: str) -> dict[str, str]:
     if layer == "unified" and name in config.entities:
         return {f: spec.pii for f, spec in config.entities[name].fields.items() if spec.pii}
     if layer == "serve" and name in config.serve:
-        product = config.serve[name]
-        inherited: dict[str, str] = {}
-        for source in product.inputs:
-            inherited |= pii_of(config, source)
-        declared = {c: spec.pii for c, spec in product.columns.items() if spec.pii}
-        return inherited | declared
+        declared = {c: s.pii for c, s in config.serve[name].columns.items() if s.pii}
+        traced = _traced(config, name, con) if con is not None else {}
+        return {c: p for c, p in (traced | declared).items() if p != NOT_PII}
     return {}
 
 
+def _traced(config: HubConfig, name: str, con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    product = config.serve[name]
+    columns = [row[0] for row in con.execute(f"DESCRIBE {product.sql}").fetchall()]
+    schema: dict[str, dict[str, dict[str, str]]] = {}
+    for ref in tables_read(product.sql):
+        layer, table = split_ref(ref)
+        if table_exists(con, layer, table):
+            described = con.execute(f"DESCRIBE {table_ref(layer, table)}").fetchall()
+            schema.setdefault(layer, {})[table] = {c[0]: str(c[1]) for c in described}
+    try:
+        sources = column_sources(product.sql, schema, columns)
+    except LineageError as exc:
+        undeclared = [c for c in columns if c not in product.columns]
+        if product.audience == "steward" or not undeclared:
+            return {}
+        raise GovernanceError(
+            f"serve.{name}: the columns {undeclared} cannot be traced to their sources "
+            f"({exc}), so nobody can tell whether they hold personal data. Fix: declare each "
+            f"under serve.{name}.columns, with `pii: <class>` or `pii: none`."
+        ) from None
+    inputs = {ref: pii_of(config, ref, con) for ref in {t for s in sources.values() for t, _ in s}}
+    classes = {}
+    for column, found in sources.items():
+        kinds = sorted({inputs[t][c] for t, c in found if c in inputs[t]})
+        if kinds:
+            classes[column] = "+".join(kinds)
+    return classes
+
+
 def policies_for(config: HubConfig, audience: str) -> dict[str, str]:
-    return {} if audience == "steward" else dict(config.governance.policies.get(audience, {}))
+    """class -> policy for the audience; the steward sees every class in clear."""
+    if audience == "steward":
+        return {pii: "clear" for _, pii in config.pii_declarations()}
+    return dict(config.governance.policies.get(audience, {}))
 
 
 def salt(config: HubConfig) -> str:
@@ -67,29 +95,30 @@ def masked_columns(
 ) -> str:
     """The SELECT list of `ref` as `audience` sees it; defines `hub_hash` on `con`."""
     define_hash(con, salt(config))
-    columns = [row[0] for row in con.execute(f"DESCRIBE {_ref_sql(ref)}").fetchall()]
-    return masked_select(columns, pii_of(config, ref), policies_for(config, audience))
+    columns = [row[0] for row in con.execute(f"DESCRIBE {table_ref(*split_ref(ref))}").fetchall()]
+    return masked_select(columns, pii_of(config, ref, con), policies_for(config, audience))
 
 
 def mask_check_details(
-    config: HubConfig, ref: str, kwargs: dict, details: dict[str, object]
+    config: HubConfig, ref: str, pii: dict[str, str], kwargs: dict, details: dict[str, object]
 ) -> dict[str, object]:
     """A check's result details as the analyst audience may see them: samples and observed
-    values of a PII column masked; reject reasons (which quote values) cut to their kind
-    when the table has PII columns. Dagster and `meta.check_results` both get this."""
-    pii = pii_of(config, ref)
+    values of PII columns masked by the strictest policy among them; reject reasons (which
+    quote values) cut to their kind when the table has PII. Dagster and
+    `meta.check_results` both get this."""
     columns = [kwargs.get(k) for k in ("column", "column_A", "column_B")]
     columns += list(kwargs.get("column_list") or [])
-    classes = [pii[c] for c in columns if isinstance(c, str) and c in pii]
+    classes = sorted({pii[c] for c in columns if isinstance(c, str) and c in pii})
     shown = dict(details)
     if classes:
-        policy = policies_for(config, "analyst")[classes[0]]
+        pii_class = "+".join(classes)
+        policy = policy_for(pii_class, policies_for(config, "analyst"))
         for key in ("unexpected_sample", "observed_value"):
             value = shown.get(key)
             if isinstance(value, list):
-                shown[key] = mask_values(value, classes[0], policy, salt(config))
-            elif isinstance(value, str):
-                shown[key] = mask_values([value], classes[0], policy, salt(config))[0]
+                shown[key] = mask_values(value, pii_class, policy, salt(config))
+            elif value is not None and not isinstance(value, int | float | bool):
+                shown[key] = mask_values([value], pii_class, policy, salt(config))[0]
     if pii and isinstance(shown.get("reject_sample"), list):
         shown["reject_sample"] = [
             str(r).partition(": ")[0] + ": (reason withheld: the table has PII; read "
@@ -99,132 +128,17 @@ def mask_check_details(
     return shown
 
 
-def publish(con: duckdb.DuckDBPyConnection, config: HubConfig, name: str) -> int:
-    """(Re)build `serve.<name>` from its SQL; returns its row count. Call in a transaction."""
+def publish(
+    con: duckdb.DuckDBPyConnection, config: HubConfig, name: str
+) -> tuple[int, dict[str, str]]:
+    """(Re)build `serve.<name>` from its SQL; returns its row count and its columns' PII
+    classes. Call in a transaction: refused (GovernanceError) when those cannot be told."""
     con.execute(f"CREATE OR REPLACE TABLE {table_ref('serve', name)} AS {config.serve[name].sql}")
-    return con.execute(f"SELECT count(*) FROM {table_ref('serve', name)}").fetchone()[0]
+    pii = pii_of(config, f"serve.{name}", con)
+    return con.execute(f"SELECT count(*) FROM {table_ref('serve', name)}").fetchone()[0], pii
 
 
 def readable_by(config: HubConfig, audience: str) -> list[str]:
     """The serve products an audience may read: those for it and for less privileged ones."""
     rank = AUDIENCES.index(audience)
     return [n for n, p in config.serve.items() if AUDIENCES.index(p.audience) <= rank]
-
-
-def publish_agent_copy(con: duckdb.DuckDBPyConnection, config: HubConfig) -> Path:
-    """Write the agent audience's products, masked, to their own file, swapped in whole."""
-    products = [n for n, p in config.serve.items() if p.audience == "agent"]
-    tables = [("main", n, f"serve.{n}") for n in products]
-
-    def batches(copy: str) -> None:
-        con.execute(
-            f"CREATE TABLE {copy}.main.{COPY_BATCHES} AS SELECT table_name, batch_id "
-            "FROM meta.batches WHERE list_contains(?, table_name) "
-            "QUALIFY row_number() OVER (PARTITION BY table_name ORDER BY seq DESC) = 1",
-            [[ref for _, _, ref in tables if table_exists(con, *ref.split("."))]],
-        )
-
-    return _publish_copy(con, config, "agent", tables, batches)
-
-
-def publish_analyst_copy(con: duckdb.DuckDBPyConnection, config: HubConfig) -> Path:
-    tables = [("unified", e, f"unified.{e}") for e in config.entities]
-    tables += [("unified", f"{e}_xref", f"unified.{e}_xref") for e in config.entities]
-    tables += [("serve", n, f"serve.{n}") for n in readable_by(config, "analyst")]
-    tables += [("meta", t, f"meta.{t}") for t in ("check_results", "batches")]
-    return _publish_copy(con, config, "analyst", tables)
-
-
-def copy_path(config: HubConfig, audience: str) -> Path:
-    if audience == "steward":
-        return config.resolve(config.store.path)
-    return config.resolve(getattr(config.store, f"{audience}_path"))
-
-
-def reader_path(config: HubConfig, store: Store, audience: str) -> Path:
-    """The file `audience` reads: the store for the steward, else its copy, republished
-    first (analyst) when the store changed since it was written."""
-    path = copy_path(config, audience)
-    if not store.path.exists():
-        raise StoreError(f"no store at {store.path} yet. Fix: run `hub demo` (or `hub run`).")
-    if audience == "analyst" and _copy_head(path) != _store_head(store):
-        with store.reader() as con:
-            publish_analyst_copy(con, config)
-    if not path.exists():
-        raise StoreError(
-            f"no copy for the {audience} audience at {path} yet. Fix: run `hub run` so the "
-            "serve products are published."
-        )
-    return path
-
-
-def _publish_copy(
-    con: duckdb.DuckDBPyConnection,
-    config: HubConfig,
-    audience: str,
-    tables: list[tuple[str, str, str]],
-    extra=None,  # noqa: ANN001 - callable(copy alias) adding audience-specific tables
-) -> Path:
-    target = copy_path(config, audience)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.with_name(f"{target.name}.{uuid.uuid4().hex[:8]}.staging")
-    copy = f"hub_copy_{uuid.uuid4().hex[:8]}"
-    con.execute(f"ATTACH {quote_literal(str(staging))} AS {copy} (READ_WRITE)")
-    try:
-        _fill_copy(con, config, audience, copy, tables, extra)
-    except BaseException:
-        con.execute(f"DETACH {copy}")
-        staging.unlink(missing_ok=True)
-        raise
-    con.execute(f"DETACH {copy}")
-    os.replace(staging, target)
-    return target
-
-
-def _fill_copy(con, config, audience, copy, tables, extra) -> None:  # noqa: ANN001
-    for schema, name, ref in tables:
-        if not table_exists(con, *ref.split(".")):
-            continue
-        con.execute(f"CREATE SCHEMA IF NOT EXISTS {copy}.{quote_ident(schema)}")
-        con.execute(
-            f"CREATE TABLE {copy}.{quote_ident(schema)}.{quote_ident(name)} AS "
-            f"SELECT {masked_columns(con, config, ref, audience)} FROM {_ref_sql(ref)}"
-        )
-    if extra:
-        extra(copy)
-    con.execute(
-        f"CREATE TABLE {copy}.main.{COPY_INFO} AS SELECT ? AS audience, ? AS audit_head",
-        [audience, _store_head_of(con)],
-    )
-
-
-def _ref_sql(ref: str) -> str:
-    schema, _, name = ref.partition(".")
-    return table_ref(schema, name)
-
-
-def _store_head_of(con: duckdb.DuckDBPyConnection) -> str | None:
-    row = con.execute("SELECT seq, hash FROM meta.audit_log ORDER BY seq DESC LIMIT 1").fetchone()
-    return json.dumps({"seq": row[0], "hash": row[1]}) if row else None
-
-
-def _store_head(store: Store) -> str | None:
-    """The store's audit head as its anchor file says (every writer updates it)."""
-    anchor = store.audit_anchor
-    return json.dumps(json.loads(anchor.read_text())) if anchor.exists() else None
-
-
-def _copy_head(path: Path) -> str | None:
-    if not path.exists():
-        return None
-    try:
-        con = duckdb.connect(str(path), read_only=True)
-    except duckdb.Error:
-        return None
-    try:
-        row = con.execute(f"SELECT audit_head FROM main.{COPY_INFO}").fetchone()
-    except duckdb.Error:
-        return None
-    finally:
-        con.close()
-    return row[0] if row else None

@@ -29,6 +29,15 @@ _MASKS = {
 _DEFAULT_MASK = "left({v}, 1) || '***'"
 
 
+STRICTNESS = ("clear", "mask", "hash", "redact")
+
+
+def policy_for(pii: str, policies: dict[str, str]) -> str:
+    """The policy of a class, or of the strictest of several (`name+email`: a column made of
+    both is shown as strictly as the stricter of the two); a class without one: `redact`."""
+    return max((policies.get(c, "redact") for c in pii.split("+")), key=STRICTNESS.index)
+
+
 def masked(column: str, pii: str | None, policy: str) -> str:
     """The SELECT item for one column as an audience with `policy` for its class sees it.
     `hash` needs `define_hash` on the connection first."""
@@ -46,7 +55,8 @@ def masked(column: str, pii: str | None, policy: str) -> str:
 def masked_select(columns: Iterable[str], pii: dict[str, str], policies: dict[str, str]) -> str:
     """A SELECT list of `columns` with each PII column transformed by its class's policy."""
     return ", ".join(
-        masked(c, pii.get(c), policies[pii[c]] if c in pii else "clear") for c in columns
+        masked(c, pii.get(c), policy_for(pii[c], policies) if c in pii else "clear")
+        for c in columns
     )
 
 

@@ -359,3 +359,32 @@ def test_a_query_past_its_time_limit_is_stopped_and_recorded(
         [draft.draft_id],
     ).details[0]
     assert json.loads(trail)["tool_calls"] == [call]
+
+
+def test_the_sql_tool_cannot_read_the_documents_or_other_products(
+    served_project: DemoProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A prompt-injected "query the documents table" finds no documents: the SQL tool's file
+    holds only the agent's own products; search alone reads documents, per subject."""
+    attempts = [
+        "SELECT body FROM onboarding_docs",
+        "SELECT * FROM query_table('onboarding_docs')",
+        "SELECT table_name FROM duckdb_tables()",
+    ]
+
+    def script(body: dict[str, Any]) -> Reply:
+        results = tool_results(body)
+        if not results:
+            return {"tool_calls": [("sql", {"query": q}) for q in attempts]}
+        return {"content": json.dumps({"title": "Tried", "body": " | ".join(results)})}
+
+    with ChatStub(script) as stub:
+        config = llm_config(served_project, stub, monkeypatch)
+        first, *others = [row[0] for row in agent_clients(config)]
+        [draft] = run_agent(config, "onboarding", skip=set(others))
+
+    calls = {c["sql"]: c for c in draft.tool_calls}
+    assert "does not exist" in calls[attempts[0]]["error"]
+    assert "does not exist" in calls[attempts[1]]["error"]
+    assert calls[attempts[2]]["rows"] == 1  # its own subjects product, and nothing else
+    assert '{"table_name": "clients"}' in draft.body

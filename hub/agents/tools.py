@@ -1,12 +1,14 @@
-"""The only tools an agent has: read-only SQL on its sandbox, and search of its subject's
-documents.
+"""The only tools an agent has: read-only SQL on its own products, and search of its
+subject's documents.
 
 There is no tool that sends or writes anything. SQL runs in the isolated sandbox
-(`hub.sandbox.IsolatedSandbox`): one SELECT, limited in rows, bytes, memory and wall-clock
-time (the query's process is killed at the limit). Document search only ever sees the
-documents of the subject being drafted for (by the declared `documents_key`), and returns
-them as quoted data, never as instructions. Every call is kept, refused and interrupted
-ones included, so the draft can cite what it used and the audit trail shows all of it.
+(`hub.sandbox.IsolatedSandbox`) on a file holding only the agent's subjects and `reads`
+products: one SELECT, limited in rows, bytes, memory and wall-clock time (the query's
+process is killed at the limit); the documents are not in that file. Search only ever sees
+the documents of the subject being drafted for (by the declared `documents_key`), handed in
+by the runtime, and returns them as quoted data, never as instructions. Every call is kept,
+refused and interrupted ones included, so the draft can cite what it used and the audit
+trail shows all of it.
 """
 
 from __future__ import annotations
@@ -18,10 +20,6 @@ from typing import Any
 
 from hub.config import AgentConfig
 from hub.sandbox import IsolatedSandbox, SandboxQueryError, SandboxRefused, SandboxTimeout
-from hub.store import quote_ident
-
-DOCUMENT_BYTES = 64 << 20
-"What loading one subject's documents for search may read from the sandbox."
 
 
 class ToolRefused(Exception):
@@ -31,10 +29,13 @@ class ToolRefused(Exception):
 @dataclass
 class SandboxTools:
     sandbox: IsolatedSandbox
+    "The isolated sandbox on the agent's own products (no documents in it)."
     agent: AgentConfig
-    subject_id: str
+    documents: list[Any]
+    "The subject's documents, (doc_id, title, body): all that search can return."
     calls: list[dict[str, Any]] = field(default_factory=list)
     _retriever: Any = None
+    _top_k: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     "The agent may run tool calls in parallel threads; calls are recorded one at a time."
 
@@ -98,38 +99,15 @@ class SandboxTools:
 
     def _bm25(self, top_k: int) -> Any:
         """A BM25 retriever over the subject's documents only (None when it has none)."""
-        if self._retriever is None or self._retriever.similarity_top_k != top_k:
+        if not self.documents:
+            return None
+        if self._retriever is None or self._top_k != top_k:
             from llama_index.core.schema import TextNode
             from llama_index.retrievers.bm25 import BM25Retriever
 
-            nodes = [
-                TextNode(id_=d, text=b, metadata={"title": t}) for d, t, b in self._documents()
-            ]
-            if not nodes:
-                return None
+            nodes = [TextNode(id_=d, text=b, metadata={"title": t}) for d, t, b in self.documents]
             self._retriever = BM25Retriever.from_defaults(
                 nodes=nodes, similarity_top_k=min(top_k, len(nodes))
             )
+            self._top_k = top_k
         return self._retriever
-
-    def _documents(self) -> list[list[Any]]:
-        agent = self.agent
-        if agent.documents is None:
-            raise ToolRefused("this agent has no documents to search")
-        key = agent.documents_key or agent.subject_key
-        try:
-            result = self.sandbox.query(
-                f"SELECT doc_id, title, body FROM {quote_ident(agent.documents)} "
-                f"WHERE CAST({quote_ident(key)} AS VARCHAR) = ? ORDER BY doc_id",
-                [self.subject_id],
-                max_rows=10_000,
-                max_bytes=DOCUMENT_BYTES,
-                timeout=60,
-            )
-        except SandboxQueryError as exc:
-            raise ToolRefused(
-                f"the documents of serve.{agent.documents} cannot be tied to a subject by "
-                f"`{key}` ({exc}). Fix: publish a `{key}` column in that product, or set "
-                "`documents_key` on the agent"
-            ) from None
-        return result.rows
