@@ -22,7 +22,7 @@ from typing import Any
 import duckdb
 
 from hub.secrets import scrub
-from hub.store import now
+from hub.store import Store, StoreError, audit_head, now, read_anchor, write_anchor
 
 GENESIS = "0" * 64
 
@@ -36,7 +36,7 @@ def append(
     details: dict[str, Any] | None = None,
 ) -> int:
     """Append one record chained to the last; returns its sequence number."""
-    last = con.execute("SELECT seq, hash FROM meta.audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+    last = audit_head(con)
     seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS)
     at = now().isoformat()
     body = scrub(json.dumps(details or {}, sort_keys=True, default=str))
@@ -46,12 +46,6 @@ def append(
         [seq, at, actor, action, target, body, prev_hash, digest],
     )
     return seq
-
-
-def head(con: duckdb.DuckDBPyConnection) -> tuple[int, str] | None:
-    """(sequence number, hash) of the latest record."""
-    row = con.execute("SELECT seq, hash FROM meta.audit_log ORDER BY seq DESC LIMIT 1").fetchone()
-    return (row[0], row[1]) if row else None
 
 
 @dataclass(frozen=True)
@@ -87,23 +81,52 @@ def verify(con: duckdb.DuckDBPyConnection, anchor: Path, outbox: Path | None = N
 
 
 def _check_anchor(rows: list[tuple], anchor: Path) -> str | None:
-    if not anchor.exists():
-        return (
-            f"the head anchor {anchor} is missing, so records cut off the end could not be "
-            "seen. Fix: restore it from a backup; a store rebuilt on purpose starts a new trail"
-            if rows
-            else None
-        )
-    anchored = json.loads(anchor.read_text())
-    seq, digest = anchored["seq"], anchored["hash"]
+    try:
+        anchored = read_anchor(anchor)
+    except StoreError as exc:
+        return f"{exc} Fix: {_REANCHOR}"
+    if anchored is None:
+        return f"the head anchor {anchor} is missing. Fix: {_REANCHOR}" if rows else None
+    seq, digest = anchored
     if len(rows) < seq:
+        cut = f"record {seq} was" if len(rows) + 1 == seq else f"records {len(rows) + 1}-{seq} were"
         return (
-            f"records {len(rows) + 1}-{seq} were cut off the end: the trail stops at record "
-            f"{len(rows)} but {anchor.name} says record {seq} was written"
+            f"{cut} cut off the end: the trail stops at record {len(rows)} but {anchor.name} "
+            f"says record {seq} was written"
         )
-    if rows[seq - 1][7] != digest:
-        return f"record {seq} is not the record {anchor.name} anchored: the trail was rewritten"
+    if seq < 1 or rows[seq - 1][7] != digest:
+        return (
+            f"record {seq} is not the record {anchor.name} anchored: the trail was cut and "
+            "written again, or rewritten"
+        )
     return None
+
+
+_REANCHOR = (
+    "if you know why, accept the trail as it is now with `hub audit anchor --by NAME --reason "
+    "TEXT` (audited); otherwise restore the store and its anchor from a backup."
+)
+
+
+def reanchor(store: Store, by: str, reason: str) -> tuple[int, str]:
+    """Accept the trail as it is: one audited record, then the anchor on it."""
+    if not by.strip() or not reason.strip():
+        raise StoreError("say who re-anchors and why: pass --by NAME and --reason TEXT.")
+    with store.writer() as con:
+        try:
+            was = read_anchor(store.audit_anchor)
+        except StoreError:
+            was = None
+        append(
+            con,
+            actor=f"human:{by}",
+            action="audit.anchor",
+            target="meta.audit_log",
+            details={"reason": reason, "anchor_was": was},
+        )
+        accepted = audit_head(con)
+        write_anchor(store.audit_anchor, accepted)
+    return accepted
 
 
 def _check_witnesses(rows: list[tuple], outbox: Path | None) -> str | None:
@@ -140,7 +163,7 @@ _DRAFT_STATUS = {
 
 def _check_drafts(con: duckdb.DuckDBPyConnection, rows: list[tuple]) -> str | None:
     """Replay the draft records and compare each draft's row with what they say."""
-    from hub.drafts import content_hash
+    from hub.drafts import content_hash, differs_from_creation
 
     expected: dict[str, dict[str, Any]] = {}
     for seq, _, actor, action, target, body, _, _ in rows:
@@ -150,17 +173,16 @@ def _check_drafts(con: duckdb.DuckDBPyConnection, rows: list[tuple]) -> str | No
         state = expected.setdefault(target, {"created": None, "approved": None, "by": None})
         state.update(status=_DRAFT_STATUS[action], seq=seq)
         if action == "agent.draft":
-            state["created"] = details.get("content_sha256")
+            state["created"] = details
         elif action in ("draft.approve", "draft.reject"):
             state["by"] = actor.removeprefix("human:")
             state["approved"] = details.get("content_sha256")
         elif action == "draft.deliver_refused":
             state.update(by=None, approved=None)
-    drafts = con.execute(
-        "SELECT draft_id, status, decided_by, recipient, title, body, approved_sha256 "
-        "FROM agents.drafts ORDER BY created_at, draft_id"
-    ).fetchall()
-    for draft_id, status, by, recipient, title, body, approved in drafts:
+    cursor = con.execute("SELECT * FROM agents.drafts ORDER BY created_at, draft_id")
+    names = [d[0] for d in cursor.description]
+    for draft in (dict(zip(names, row, strict=True)) for row in cursor.fetchall()):
+        draft_id, status, by = draft["draft_id"], draft["status"], draft["decided_by"]
         state = expected.pop(draft_id, None)
         if state is None:
             return f"draft {draft_id} has no audit record: it was written outside Groundwork"
@@ -169,12 +191,11 @@ def _check_drafts(con: duckdb.DuckDBPyConnection, rows: list[tuple]) -> str | No
             return f"{where} is {status!r} in agents.drafts but {state['status']!r} in the trail"
         if (by or None) != state["by"]:
             return f"{where}: decided by {by!r} in agents.drafts, {state['by']!r} in the trail"
-        if content_hash(None, title, body) != state["created"]:
-            return f"{where}: its title or body differs from what the agent wrote"
-        if state["approved"] and (approved, content_hash(recipient, title, body)) != (
-            state["approved"],
-            state["approved"],
-        ):
+        changed = differs_from_creation(draft, state["created"])
+        if changed:
+            return f"{where}: {changed}"
+        now_hash = content_hash(draft["recipient"], draft["title"], draft["body"])
+        if state["approved"] and {draft["approved_sha256"], now_hash} != {state["approved"]}:
             return f"{where}: its recipient or content differs from what was approved"
     if expected:
         missing = next(iter(expected))

@@ -289,6 +289,20 @@ def audit_verify(config: ConfigOption = None) -> None:
     raise typer.Exit(1)
 
 
+@audit_app.command("anchor")
+def audit_anchor(
+    by: Annotated[str, typer.Option("--by", help="Who accepts the trail as it is now.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (goes to the audit trail).")],
+    config: ConfigOption = None,
+) -> None:
+    """Accept the audit trail as it is now and anchor its head again (audited); for when
+    `hub audit verify` reports a missing or mangled anchor you can explain."""
+    from hub import audit
+
+    seq, digest = audit.reanchor(_store(config), by, reason)
+    console.print(f"Anchored the trail at record {seq} ({digest[:12]}…), by {by}.")
+
+
 @app.command()
 def ui(
     port: Annotated[int, typer.Option(help="Port of the Dagster UI.")] = 3000,

@@ -24,14 +24,15 @@ from pathlib import Path
 
 import duckdb
 
-from hub.audit import head
 from hub.config import AgentConfig, HubConfig
 from hub.governance import masked_columns, readable_by
 from hub.store import (
     Store,
     StoreError,
+    audit_head,
     quote_ident,
     quote_literal,
+    read_anchor,
     split_ref,
     table_exists,
     table_ref,
@@ -154,7 +155,7 @@ def _publish(
 
 
 def _head_text(con: duckdb.DuckDBPyConnection) -> str | None:
-    found = head(con)
+    found = audit_head(con)
     return json.dumps({"seq": found[0], "hash": found[1]}) if found else None
 
 
@@ -162,10 +163,10 @@ def _store_head(store: Store) -> str | None:
     """The store's audit head as its anchor says (every writer updates it); None when
     there is none or it cannot be read, which makes the copy be republished."""
     try:
-        anchored = json.loads(store.audit_anchor.read_text())
-        return json.dumps({"seq": anchored["seq"], "hash": anchored["hash"]})
-    except (OSError, ValueError, KeyError, TypeError):
+        anchored = read_anchor(store.audit_anchor)
+    except StoreError:
         return None
+    return json.dumps({"seq": anchored[0], "hash": anchored[1]}) if anchored else None
 
 
 def _copy_head(path: Path) -> str | None:

@@ -22,10 +22,10 @@ from pathlib import Path
 
 import duckdb
 
-from hub import audit, drafts
+from hub import drafts
 from hub.config import HubConfig
 from hub.secrets import scrub
-from hub.store import Store, StoreError, write_new_file
+from hub.store import Store, StoreError, audit_head, write_new_file
 
 HEADERS_ON_ONE_LINE = email.policy.default.clone(max_line_length=998)
 "Hashes in headers stay on one line (RFC 5322 allows 998 characters)."
@@ -82,7 +82,7 @@ def _deliver_one(
             drafts.void_approval(con, draft_id, why, run_id)
             return Outcome(draft_id, "pending", why)
         try:
-            message = _message(config.delivery.sender, address, draft, audit.head(con))
+            message = _message(config.delivery.sender, address, draft, audit_head(con))
         except ValueError as exc:  # a header the e-mail library refuses to write
             why = f"the message cannot be written ({exc}); nothing was sent"
             drafts.mark_failed(con, draft_id, scrub(why), run_id)

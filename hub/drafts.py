@@ -88,6 +88,33 @@ def content_hash(recipient: str | None, title: str, body: str) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def differs_from_creation(draft: dict[str, Any], created: dict[str, Any] | None) -> str | None:
+    """What in a draft's row is not what the agent wrote (its `agent.draft` audit record):
+    the title and body, the subject, or the review flags. None when it all matches."""
+    if not created:
+        return "the trail has no record of the agent writing it"
+    if content_hash(None, draft["title"], draft["body"]) != created.get("content_sha256"):
+        return "its title or body differs from what the agent wrote"
+    if draft["subject_id"] != created.get("subject_id"):
+        return "its subject (and so its recipient) differs from the one the agent wrote for"
+    reasons = json.loads(draft["review_reasons"] or "[]")
+    if reasons != (created.get("needs_review") or []) or bool(draft["needs_review"]) != bool(
+        reasons
+    ):
+        return "its review flags differ from the ones found when the agent wrote it"
+    return None
+
+
+def creation_record(con: duckdb.DuckDBPyConnection, draft_id: str) -> dict[str, Any] | None:
+    """The details of the audit record in which an agent wrote the draft."""
+    row = con.execute(
+        "SELECT details FROM meta.audit_log WHERE action = 'agent.draft' AND target = ? "
+        "ORDER BY seq DESC LIMIT 1",
+        [draft_id],
+    ).fetchone()
+    return json.loads(row[0]) if row else None
+
+
 def usable_address(value: object) -> tuple[str | None, str]:
     """(the one address, "") if `value` is exactly one valid e-mail address, else (None, why).
     The reason never repeats the value (it may be a client's address)."""
@@ -286,6 +313,12 @@ def approve(
     _require_decider(by)
     with store.transaction() as con:
         draft = _pending(con, draft_id, "approved")
+        changed = differs_from_creation(draft, creation_record(con, draft_id))
+        if changed:
+            raise DraftError(
+                f"draft {draft_id} cannot be approved: {changed}, so it was changed outside "
+                "Groundwork. Reject it, and run `hub audit verify`."
+            )
         recipient, problem = usable_address(recipient_of(con, config, draft["subject_id"]))
         if recipient is None:
             raise DraftError(

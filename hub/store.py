@@ -109,35 +109,37 @@ class Store:
                 con.execute(f"CREATE SCHEMA IF NOT EXISTS {layer}")
             con.execute(_META_DDL)
             con.execute(_drafts_ddl())
+            opened = audit_head(con)
             yield con
         finally:
             try:
-                self._anchor_audit_head(con)
+                self._anchor_audit_head(con, opened)
             finally:
                 con.close()
 
-    def _anchor_audit_head(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Move the anchor to the trail's head, only if the anchored record is still in the
-        trail as it was: a trail cut or rewritten behind Groundwork's back keeps its old
-        anchor, so `hub audit verify` still sees the cut after later appends."""
+    def _anchor_audit_head(
+        self, con: duckdb.DuckDBPyConnection, opened: tuple[int, str] | None
+    ) -> None:
+        """Move the anchor to the trail's head when that is safe: the anchored record is
+        still in the trail as it was, or there is no anchor and the trail was empty when
+        this writer opened (a new store). A trail cut or rewritten behind Groundwork's back,
+        or whose anchor went missing or was mangled, keeps its anchor as it is, so
+        `hub audit verify` goes on reporting it until someone re-anchors on purpose."""
         try:
-            head = con.execute(
-                "SELECT seq, hash FROM meta.audit_log ORDER BY seq DESC LIMIT 1"
-            ).fetchone()
-            anchored = (
-                json.loads(self.audit_anchor.read_text()) if self.audit_anchor.exists() else None
-            )
-            if anchored:
+            head = audit_head(con)
+            anchored = read_anchor(self.audit_anchor)
+            if anchored is not None:
                 still = con.execute(
-                    "SELECT hash FROM meta.audit_log WHERE seq = ?", [anchored["seq"]]
+                    "SELECT hash FROM meta.audit_log WHERE seq = ?", [anchored[0]]
                 ).fetchone()
-                if still is None or still[0] != anchored["hash"]:
+                if still is None or still[0] != anchored[1]:
                     return
-        except duckdb.Error:  # an aborted transaction: nothing new was committed
+            elif opened is not None:
+                return
+        except (duckdb.Error, StoreError):  # an aborted transaction, or a mangled anchor
             return
-        if head is None or (anchored and anchored["seq"] == head[0]):
-            return
-        replace_file(self.audit_anchor, json.dumps({"seq": head[0], "hash": head[1]}).encode())
+        if head is not None and head != anchored:
+            write_anchor(self.audit_anchor, head)
 
     @contextmanager
     def reader(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -193,6 +195,27 @@ def open_waiting(path: Path, opener: Callable[[], T], timeout: float = LOCK_TIME
                 ) from exc
             time.sleep(delay)
             delay = min(delay * 2, 0.25)
+
+
+def audit_head(con: duckdb.DuckDBPyConnection) -> tuple[int, str] | None:
+    """(sequence number, hash) of the audit trail's latest record."""
+    row = con.execute("SELECT seq, hash FROM meta.audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+    return (row[0], row[1]) if row else None
+
+
+def read_anchor(path: Path) -> tuple[int, str] | None:
+    """The anchored (sequence number, hash), None when there is no anchor file."""
+    if not path.exists():
+        return None
+    try:
+        anchored = json.loads(path.read_text())
+        return int(anchored["seq"]), str(anchored["hash"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise StoreError(f"the audit anchor {path} cannot be read ({exc}).") from None
+
+
+def write_anchor(path: Path, head: tuple[int, str]) -> None:
+    replace_file(path, json.dumps({"seq": head[0], "hash": head[1]}).encode())
 
 
 def write_new_file(path: Path, data: bytes, *, mode: int = 0o644) -> bool:

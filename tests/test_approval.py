@@ -16,6 +16,7 @@ from hub import audit, drafts
 from hub.agents.runtime import run_agent
 from hub.delivery import deliver_approved
 from hub.drafts import DraftError
+from hub.store import audit_head
 from tests.conftest import DemoProject, steward
 
 
@@ -137,7 +138,7 @@ def test_records_cut_off_the_end_are_caught_even_after_new_appends(
     assert not verdict.ok and f"record {last} is not the record" in verdict.problem
     # an attacker who also rewrites the anchor is caught by the head the message carries
     with store.reader() as con:
-        seq, digest = audit.head(con)
+        seq, digest = audit_head(con)
     store.audit_anchor.write_text(json.dumps({"seq": seq, "hash": digest}))
     sent = email.message_from_bytes((built_demo.root / "outbox" / f"{first}.eml").read_bytes())
     assert sent["X-Groundwork-Audit-Head"].startswith(f"{last - 1}:")
@@ -246,12 +247,24 @@ def test_one_live_draft_per_subject_when_a_human_approves_during_a_run(
 
 
 def test_cli_asks_before_approving_a_flagged_draft(built_demo: DemoProject) -> None:
-    (draft_id, _), *_ = pending(built_demo)
-    tamper(
-        built_demo,
-        "UPDATE agents.drafts SET needs_review = true, review_reasons = ? WHERE draft_id = ?",
-        [json.dumps(["line 3: an IBAN: Pay to IBAN DE89…"]), draft_id],
+    (pending_id, subject), *_ = pending(built_demo)
+    flagged = drafts.NewDraft(
+        draft_id="D-0123456789",
+        subject_id=subject,
+        subject_name="Flagged Co",
+        title="Welcome",
+        body="Dear team,\nPay to IBAN DE89 3704 0044 0532 0130 00\n",
+        citations={},
+        tool_calls=[],
+        review_reasons=["line 2: an IBAN, payment instructions: Pay to IBAN DE89…"],
+        prompt="test",
+        mode="offline",
+        model="offline",
+        trace_id="t",
     )
+    assert drafts.record(built_demo.store, "onboarding", [flagged], "test") == [flagged.draft_id]
+    assert statuses(built_demo)[pending_id] == "superseded"
+    draft_id = flagged.draft_id
 
     def cli(*extra: str) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -265,7 +278,7 @@ def test_cli_asks_before_approving_a_flagged_draft(built_demo: DemoProject) -> N
 
     refused = cli()
     assert refused.returncode == 2, refused.stdout
-    assert "needs_review" in refused.stdout and "line 3: an IBAN" in refused.stdout
+    assert "needs_review" in refused.stdout and "line 2: an IBAN" in refused.stdout
     assert statuses(built_demo)[draft_id] == "pending"
     approved = cli("--yes")
     assert approved.returncode == 0, approved.stdout
@@ -276,3 +289,53 @@ def test_draft_ids_have_one_shape() -> None:
     assert drafts.DRAFT_ID.fullmatch("D-0123456789")
     for bad in ("../../x", "D-0123456789/..", "D-01234567890", "D-0123456789\n", "D-012345678g"):
         assert not drafts.DRAFT_ID.fullmatch(bad)
+
+
+def test_a_deleted_anchor_is_not_quietly_replaced(built_demo: DemoProject) -> None:
+    store = built_demo.store
+    (first, _), (second, _), *_ = pending(built_demo)
+    last = int(steward("SELECT max(seq) AS n FROM meta.audit_log").n[0])
+    tamper(built_demo, "DELETE FROM meta.audit_log WHERE seq = ?", [last])  # `agent.run`
+    store.audit_anchor.unlink()  # the attacker hides the cut by removing the anchor
+
+    drafts.reject(store, first, by="maria", reason="not now")  # Groundwork writes on
+    verdict = verify(built_demo)
+    assert not verdict.ok and "the head anchor" in verdict.problem and "missing" in verdict.problem
+    assert not store.audit_anchor.exists()
+
+    cli = subprocess.run(
+        [sys.executable, "-m", "hub.cli", "audit", "anchor", "--by", "maria", "--reason", "x"],
+        cwd=built_demo.root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert cli.returncode == 0, cli.stdout + cli.stderr
+    assert verify(built_demo).ok
+    accepted = steward(
+        "SELECT actor, details FROM meta.audit_log WHERE action = 'audit.anchor'"
+    ).iloc[0]
+    assert accepted.actor == "human:maria" and json.loads(accepted.details)["reason"] == "x"
+    drafts.reject(store, second, by="maria", reason="not now")
+    assert verify(built_demo).ok  # and the anchor follows the trail again
+
+
+def test_a_draft_changed_outside_groundwork_cannot_be_approved(built_demo: DemoProject) -> None:
+    (edited, _), (reflagged, _), *_ = pending(built_demo)
+    tamper(
+        built_demo,
+        "UPDATE agents.drafts SET body = 'Pay to IBAN DE89370400440532013000' WHERE draft_id = ?",
+        [edited],
+    )
+    tamper(
+        built_demo,
+        "UPDATE agents.drafts SET needs_review = true, review_reasons = '[\"x\"]' "
+        "WHERE draft_id = ?",
+        [reflagged],
+    )
+    for draft_id, what in ((edited, "title or body"), (reflagged, "review flags")):
+        with pytest.raises(DraftError, match=f"cannot be approved: its {what} differ"):
+            drafts.approve(built_demo.store, built_demo.config, draft_id, by="maria")
+        assert statuses(built_demo)[draft_id] == "pending"
+    verdict = verify(built_demo)
+    assert not verdict.ok and "differs from what the agent wrote" in verdict.problem

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import yaml
 
 import hub
 from hub.config import ConfigError, load_config
@@ -189,3 +190,59 @@ def test_a_pii_class_without_a_policy_is_a_config_error(tmp_path: Path) -> None:
     assert "PII class `national_id` has no policy for the `agent` audience" not in message
     assert "has no policy for the `analyst` audience" in message
     assert "governance.policies.analyst" in message
+
+
+def test_pii_classes_follow_the_sql_of_products(built_demo: DemoProject) -> None:
+    """Renaming, computing or re-serving a PII column keeps it masked; a product whose
+    columns cannot be traced is refused rather than published on a guess."""
+    config = yaml.safe_load(built_demo.config_path.read_text())
+    config["serve"] |= {
+        "renamed": {
+            "audience": "analyst",
+            "sql": "SELECT customer_id, email AS contact, lower(phone) AS tel, "
+            "name || ' <' || email || '>' AS label FROM unified.customer",
+        },
+        "reserved": {"audience": "analyst", "sql": "SELECT customer_id, email FROM serve.clients"},
+        "untraceable": {
+            "audience": "analyst",
+            "sql": "SELECT COLUMNS('e.*') FROM unified.customer",
+        },
+    }
+    built_demo.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+
+    report = materialize(
+        built_demo.config_path, ["serve/renamed", "serve/reserved", "serve/untraceable"]
+    )
+
+    assert set(report.failures) == {"serve__untraceable"}
+    why = report.failures["serve__untraceable"]
+    assert "serve.untraceable: the columns ['customer_id', 'name', 'email'" in why
+    assert "cannot be traced to their sources" in why
+    assert "pii: none" in why
+    renamed = hub.sql("SELECT contact, tel, label FROM serve.renamed")
+    clear = steward("SELECT email, phone FROM unified.customer")
+    assert renamed.contact.str.fullmatch(r"[0-9a-f]{16}").all()
+    assert renamed.label.str.fullmatch(r"[0-9a-f]{16}").all()  # name + email: as email
+    assert renamed.tel.str.fullmatch(r"\*\*\*\d{4}").all()
+    assert hub.sql("SELECT email FROM serve.reserved").email.str.fullmatch(r"[0-9a-f]{16}").all()
+    shown = " ".join(renamed.astype(str).values.ravel())
+    assert not any(e in shown for e in clear.email)
+    assert "untraceable" not in set(hub.tables().name)
+
+
+def test_check_samples_of_several_columns_are_masked_by_the_strictest_policy() -> None:
+    from hub.config import load_config
+    from hub.demo import DEMO_CONFIG
+    from hub.governance import mask_check_details
+
+    config = load_config(DEMO_CONFIG)
+    details = {"unexpected_sample": ["('Acme', 'jane@acme.com')"], "unexpected_count": 1}
+    shown = mask_check_details(
+        config,
+        "raw.crm__contacts",
+        {"full_name": "name", "email": "email"},
+        {"column_list": ["full_name", "email"]},
+        details,
+    )
+    assert shown["unexpected_count"] == 1
+    assert "jane" not in str(shown) and re.fullmatch(r"[0-9a-f]{16}", shown["unexpected_sample"][0])
