@@ -10,6 +10,7 @@ plain values, is rejected with its path and the reason.
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 import pyarrow as pa
@@ -17,6 +18,8 @@ import yaml
 
 from connectors.base import Extract, Reject, SourceReadError, with_origin
 from hub.config import SourceConfig, TableConfig
+
+_COLUMN = re.compile(r"[a-z_][a-z0-9_]*")
 
 
 def read(source: SourceConfig, name: str, table: str, config: TableConfig, root: Path) -> Extract:
@@ -61,12 +64,17 @@ def read(source: SourceConfig, name: str, table: str, config: TableConfig, root:
 
 
 def front_matter(text: str) -> tuple[dict[str, str], str]:
-    """({key: value as text}, the rest) of a document; ({}, text) without front matter."""
-    if not text.startswith("---\n"):
+    """({key: value as text}, the rest) of a document; ({}, text) without front matter.
+    Line endings may be `\n` or `\r\n`; keys must be lower_snake_case names, since they
+    become columns."""
+    opening = re.match(r"---\r?\n", text)
+    if not opening:
         return {}, text
-    head, marker, rest = text[4:].partition("\n---\n")
-    if not marker:
+    closing = re.search(r"^---\r?$\n?", text[opening.end() :], re.MULTILINE)
+    if not closing:
         raise ValueError("it opens with `---` but has no closing `---` line")
+    head = text[opening.end() : opening.end() + closing.start()]
+    rest = text[opening.end() + closing.end() :]
     try:
         values = yaml.safe_load(head) or {}
     except yaml.YAMLError as exc:
@@ -76,6 +84,9 @@ def front_matter(text: str) -> tuple[dict[str, str], str]:
         for k, v in values.items()
     ):
         raise ValueError("it must be a mapping of names to plain values")
+    odd = sorted(k for k in values if not _COLUMN.fullmatch(k))
+    if odd:
+        raise ValueError(f"keys {odd} are not lower_snake_case names; they become columns")
     reserved = {"doc_id", "title", "body", "sha256"} & set(values)
     if reserved:
         raise ValueError(f"{sorted(reserved)} are set by Groundwork; rename them")

@@ -152,6 +152,8 @@ def recipient_of(con: duckdb.DuckDBPyConnection, config: HubConfig, subject_id: 
 
 
 def list_drafts(store: Store, status: str | None = None) -> pd.DataFrame:
+    if status is not None and status not in STATUSES:
+        raise DraftError(f"no status {status!r}; use one of {', '.join(STATUSES)}.")
     with store.reader() as con:
         return con.execute(
             "SELECT draft_id, agent, subject_name, status, "

@@ -68,6 +68,11 @@ def define_hash(con: duckdb.DuckDBPyConnection, salt: str) -> None:
     )
 
 
+def mask_text(value: str, pii: str) -> str:
+    """One value under the `mask` policy (no salt needed), as the SQL masks it."""
+    return str(mask_values([value], pii, "mask", salt="")[0])
+
+
 def mask_values(values: list[object], pii: str, policy: str, salt: str) -> list[str | None]:
     """Python values masked exactly as the SQL masks them (for check samples)."""
     con = duckdb.connect(":memory:")

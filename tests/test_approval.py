@@ -339,3 +339,31 @@ def test_a_draft_changed_outside_groundwork_cannot_be_approved(built_demo: DemoP
         assert statuses(built_demo)[draft_id] == "pending"
     verdict = verify(built_demo)
     assert not verdict.ok and "differs from what the agent wrote" in verdict.problem
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "a@x.com, attacker@evil.example",
+        "a@x.com\r\nBcc: attacker@evil.example",
+        "FATIMA.GARCIA@BRIGHTWATER\u2028HEALTH.COM",
+        "a@b.co\x00",
+        "a@.b.co",
+        "a@b..co",
+        "a@-b.co",
+        "josé@example.com",
+        "Jane <a@x.com>",
+        "a@x.com; b@y.com",
+        "not-an-address",
+        "",
+        None,
+    ],
+)
+def test_only_exactly_one_plain_address_is_usable(value: object) -> None:
+    address, why = drafts.usable_address(value)
+    assert address is None and why
+    assert "evil" not in why and "a@x.com" not in why
+
+
+def test_a_plain_address_is_usable() -> None:
+    assert drafts.usable_address(" x.y+z@sub.example.co.uk ") == ("x.y+z@sub.example.co.uk", "")

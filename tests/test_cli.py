@@ -116,3 +116,18 @@ def test_hub_ui_serves_the_asset_graph(tmp_path: Path) -> None:
             ui.wait(timeout=20)
         except subprocess.TimeoutExpired:
             os.killpg(ui.pid, signal.SIGKILL)
+
+
+def test_query_and_draft_commands_print_tables_and_refuse_clearly(built_demo) -> None:  # noqa: ANN001
+    root = built_demo.root
+    shown = hub_cli("sql", "SELECT name, email FROM unified.customer ORDER BY 1", cwd=root)
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert "13 row(s)" in shown.stdout and "@" not in shown.stdout  # hashed for the analyst
+    listed = hub_cli("drafts", cwd=root)
+    assert listed.returncode == 0 and "12 row(s)" in listed.stdout
+    typo = hub_cli("drafts", "--status", "aproved", cwd=root)
+    assert typo.returncode == 2 and "no status 'aproved'" in typo.stdout
+    for bad in (["sql", "DROP TABLE agents.drafts"], ["sql", "SELECT * FROM raw.crm__clients"]):
+        refused = hub_cli(*bad, cwd=root)
+        assert refused.returncode == 2 and refused.stdout.startswith("error: ")
+        assert "Traceback" not in refused.stdout + refused.stderr

@@ -106,12 +106,17 @@ def test_poisoned_documents_are_flagged_and_change_nothing_else(built_demo: Demo
         ("- Questions: billing\u200b@evil.example", True),
         ("- Portal: HTTPS://EVIL.EXAMPLE/x", True),
         ("- Your reference: C001", False),
+        ("- Your portal: https://acme.com/start.", False),
+        ("- Your portal: https://acme.co", True),
+        ("- Log in at pay.evil.example/login", True),
+        ("- Visit evil-bank.com today", True),
+        ("- Reference 00012345678 is yours", True),
     ],
 )
 def test_review_flags_what_a_human_must_check(line: str, flagged: bool) -> None:
-    reasons = review_reasons("Welcome plan", f"Dear team,\n{line}", known=["C001", "Acme"])
+    known = ["C001", "Acme", "https://acme.com/start"]
+    reasons = review_reasons("Welcome plan", f"Dear team,\n{line}", known=known)
     assert bool(reasons) is flagged
     if flagged:
-        assert reasons[0].startswith("line 2:") and "evil.example" not in reasons[0].replace(
-            "***@evil.example", ""
-        )
+        assert reasons[0].startswith("line 2:")
+        assert not re.search(r"[A-Za-z0-9._%+-]{2,}@", reasons[0])  # no address in clear

@@ -140,3 +140,22 @@ def test_a_password_written_in_hub_yaml_is_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match=r"sources\.db\.url: the URL has a password written"):
         load_config(path)
+
+
+def test_a_password_in_an_api_url_from_the_environment_never_reaches_dagster(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """urllib refuses user-info in a URL with an error quoting it (`nonnumeric port:
+    'S3cretPW99@localhost'`); the failure reaches Dagster scrubbed."""
+    home = tmp_path / ".dagster"
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.setenv("API_URL", "http://svc:S3cretPW99@127.0.0.1:9/")
+    path = tmp_path / "hub.yaml"
+    path.write_text("sources:\n  api:\n    kind: http\n    url: ${API_URL}\n    tables: {t: {}}\n")
+
+    report = materialize(path)
+
+    assert not report.success
+    why = report.failures["raw__api__t"]
+    assert "source api, table t" in why and "S3cretPW99" not in why
+    assert "S3cretPW99" not in dagster_files(home)

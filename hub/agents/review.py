@@ -5,7 +5,7 @@ Documents are written by third parties, and a model may copy what they say. A dr
 mentions an IBAN, a card number, an account or routing number, a URL or an e-mail address
 that is not among the subject's own values is flagged `needs_review`, one reason per line
 found, so `hub draft` and the approval prompt show exactly what to check. The reasons never
-repeat an address in clear (it may be a client's): it is masked as the analyst sees it.
+repeat an address in clear (it may be a client's): it is masked (`a***@example.com`).
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
+from hub.masking import mask_text
+
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]{4}){2,7}(?:[ -]?[A-Z0-9]{1,4})?\b")
 _CARD = re.compile(r"\b\d(?:[ -]?\d){12,18}\b")
 _LONG_NUMBER = re.compile(r"\b\d{8,}\b")
@@ -21,7 +23,12 @@ _PAYMENT_WORDS = re.compile(
     r"(?i)\b(iban|swift|bic|routing (?:number|no)|account (?:number|no)|sort code|"
     r"wire (?:transfer|the)|bank (?:details|transfer|account)|remit(?:tance)?|pay(?:ment)?s? to)\b"
 )
-_URL = re.compile(r"(?i)\b(?:https?://|www\.)[^\s<>\"')\]]+")
+_URL = re.compile(
+    r"(?i)\b(?:https?://|www\.)[^\s<>\"')\]]+"
+    r"|(?<![@\w.-])(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+(?:[a-z]{2,}(?::\d+)?/[^\s<>\"')\]]*"
+    r"|(?:com|net|org|io|co|biz|info|app|dev|xyz|online|site|example|ru|cn)\b)"
+)
+"Links: with a scheme or `www.`, or a bare host name followed by a path or a common TLD."
 _INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 
@@ -29,7 +36,13 @@ _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 def review_reasons(title: str, body: str, known: Iterable[object]) -> list[str]:
     """One reason per line (of the subject line, then of the body) that a human must check;
     `known` are the subject's own governed values (what it is fine to mention)."""
-    allowed = " ".join(str(v).lower() for v in known if v is not None)
+    allowed = {
+        token.lower().rstrip(".:")
+        for value in known
+        if value is not None
+        for token in re.split(r"[\s,;<>()\"']+", str(value))
+        if token
+    }
     lines = [("subject line", title)]
     lines += [(f"line {n}", line) for n, line in enumerate(body.splitlines(), start=1)]
     reasons = []
@@ -41,19 +54,22 @@ def review_reasons(title: str, body: str, known: Iterable[object]) -> list[str]:
     return reasons
 
 
-def _findings(line: str, allowed: str) -> list[str]:
+def _findings(line: str, allowed: set[str]) -> list[str]:
+    def foreign(matches: Iterable[re.Match[str]]) -> bool:
+        return any(m.group(0).lower().rstrip(".,:;") not in allowed for m in matches)
+
     found = []
     if _IBAN.search(line):
         found.append("an IBAN")
     if any(_luhn(m.group(0)) for m in _CARD.finditer(line)):
         found.append("a card number")
-    elif any(m.group(0) not in allowed for m in _LONG_NUMBER.finditer(line)):
+    elif foreign(_LONG_NUMBER.finditer(line)):
         found.append("an account or reference number")
     if _PAYMENT_WORDS.search(line):
         found.append("payment instructions")
-    if any(m.group(0).lower() not in allowed for m in _URL.finditer(line)):
+    if foreign(_URL.finditer(line)):
         found.append("a link not in the client's data")
-    if any(m.group(0).lower() not in allowed for m in _EMAIL.finditer(line)):
+    if foreign(_EMAIL.finditer(line)):
         found.append("an e-mail address not in the client's data")
     return found
 
@@ -77,7 +93,7 @@ def _luhn(candidate: str) -> bool:
 
 
 def _shown(line: str) -> str:
-    """The line, shortened, with e-mail addresses masked (`a***@example.com`)."""
-    masked = _EMAIL.sub(lambda m: m.group(0)[0] + "***@" + m.group(0).rpartition("@")[2], line)
-    masked = masked.strip()
+    """The line, shortened, with e-mail addresses masked (`a***@example.com`: the `mask`
+    policy of `hub.masking`, so the reason never holds an address in clear)."""
+    masked = _EMAIL.sub(lambda m: mask_text(m.group(0), "email"), line).strip()
     return masked if len(masked) <= 160 else masked[:157] + "…"
