@@ -182,7 +182,8 @@ def draft(
 def _show_draft(loaded, store: Store, draft_id: str) -> dict:  # noqa: ANN001 - HubConfig
     import json
 
-    from hub.drafts import content_hash, get, recipient_of, usable_address
+    from hub.drafts import content_hash, get
+    from hub.recipients import recipient_of, usable_address
 
     with store.reader() as con:
         row = get(con, draft_id)

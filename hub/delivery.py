@@ -24,6 +24,7 @@ import duckdb
 
 from hub import drafts
 from hub.config import HubConfig
+from hub.recipients import recipient_of, usable_address
 from hub.secrets import scrub
 from hub.store import Store, StoreError, audit_head, write_new_file
 
@@ -67,9 +68,7 @@ def _deliver_one(
             why = "its id is not a Groundwork draft id, so it cannot name a file; nothing was sent"
             drafts.mark_failed(con, draft_id, why, run_id)
             return Outcome(draft_id, "failed", why)
-        address, problem = drafts.usable_address(
-            drafts.recipient_of(con, config, draft["subject_id"])
-        )
+        address, problem = usable_address(recipient_of(con, config, draft["subject_id"]))
         if address is None:
             why = f"{problem}; nothing was sent. Fix the subject's e-mail, then draft again"
             drafts.mark_failed(con, draft_id, why, run_id)

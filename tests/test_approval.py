@@ -16,6 +16,7 @@ from hub import audit, drafts
 from hub.agents.runtime import run_agent
 from hub.delivery import deliver_approved
 from hub.drafts import DraftError
+from hub.recipients import usable_address
 from hub.store import audit_head
 from tests.conftest import DemoProject, steward
 
@@ -360,10 +361,10 @@ def test_a_draft_changed_outside_groundwork_cannot_be_approved(built_demo: DemoP
     ],
 )
 def test_only_exactly_one_plain_address_is_usable(value: object) -> None:
-    address, why = drafts.usable_address(value)
+    address, why = usable_address(value)
     assert address is None and why
     assert "evil" not in why and "a@x.com" not in why
 
 
 def test_a_plain_address_is_usable() -> None:
-    assert drafts.usable_address(" x.y+z@sub.example.co.uk ") == ("x.y+z@sub.example.co.uk", "")
+    assert usable_address(" x.y+z@sub.example.co.uk ") == ("x.y+z@sub.example.co.uk", "")
