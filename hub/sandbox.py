@@ -19,11 +19,14 @@ can be killed, so the time limit holds whatever the query does.
 from __future__ import annotations
 
 import json
-import multiprocessing
 import re
 import resource
+import socket
+import subprocess
+import sys
 import threading
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -251,22 +254,29 @@ class IsolatedSandbox:
     def __exit__(self, *_: object) -> None:
         self.close()
 
-    def _started(self, timeout: float) -> Any:
-        if self._process is not None and self._process.is_alive():
+    def _started(self, timeout: float) -> Connection:
+        """The running child, started if need be: `python -m hub.sandbox`, talking over a
+        socket pair (not `multiprocessing`, which re-imports the caller's `__main__`)."""
+        if self._process is not None and self._process.poll() is None:
             return self._pipe
         self._stop()
-        context = multiprocessing.get_context("spawn")
-        parent, child = context.Pipe()
-        process = context.Process(
-            target=_serve, args=(child, *self._args), daemon=True, name="hub-sandbox"
-        )
-        self._process, self._pipe = process, parent
+        parent, child = socket.socketpair()
         try:
-            process.start()
+            process = subprocess.Popen(  # noqa: S603 - our own module, no shell
+                [sys.executable, "-m", "hub.sandbox", str(child.fileno()), *map(str, self._args)],
+                pass_fds=[child.fileno()],
+                stdin=subprocess.DEVNULL,
+            )
+        except OSError as exc:
+            parent.close()
+            raise SandboxQueryError(f"the sandbox's process could not start ({exc})") from None
+        finally:
             child.close()
-            if not parent.poll(max(timeout, STARTUP_SECONDS)):
+        self._process, self._pipe = process, Connection(parent.detach())
+        try:
+            if not self._pipe.poll(max(timeout, STARTUP_SECONDS)):
                 raise SandboxQueryError("the sandbox's process did not start in time")
-            kind, payload = parent.recv()
+            kind, payload = self._pipe.recv()
         except (EOFError, OSError) as exc:
             self._stop()
             raise SandboxQueryError(f"the sandbox's process could not start ({exc!r})") from None
@@ -276,19 +286,19 @@ class IsolatedSandbox:
         if kind != "ready":
             self._stop()
             raise SandboxQueryError(payload)
-        return parent
+        return self._pipe
 
     def _stop(self) -> None:
         process, pipe = self._process, self._pipe
         self._process = self._pipe = None
-        if process is not None and process.pid is not None:
+        if process is not None:
             process.kill()
-            process.join()
+            process.wait()
         if pipe is not None:
             pipe.close()
 
 
-def _serve(pipe: Any, path: str, memory_limit: str, threads: int) -> None:
+def _serve(pipe: Connection, path: str, memory_limit: str, threads: int) -> None:
     """The child process: one sandbox, one query at a time, answers over the pipe."""
     limit = parse_bytes(memory_limit) + _HEADROOM_BYTES
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
@@ -323,3 +333,7 @@ def parse_bytes(text: str) -> int:
     powers = {"B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12}
     powers |= {"KIB": 1024, "MIB": 1024**2, "GIB": 1024**3, "TIB": 1024**4}
     return int(number * powers[unit])
+
+
+if __name__ == "__main__":  # the child of IsolatedSandbox: fd, path, memory limit, threads
+    _serve(Connection(int(sys.argv[1])), sys.argv[2], sys.argv[3], int(sys.argv[4]))

@@ -3,6 +3,8 @@ and the sandbox answers again after a query was stopped."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -78,3 +80,22 @@ def test_sizes_read_like_duckdb_settings() -> None:
     assert parse_bytes("1GiB") == 1 << 30
     with pytest.raises(ValueError, match="not a size"):
         parse_bytes("lots")
+
+
+def test_works_from_any_caller_without_re_running_it(tmp_path: Path) -> None:
+    """A notebook, `python -` or a script with no `__main__` guard: the child is our own
+    module, not a re-import of the caller (as `multiprocessing` would do)."""
+    path = tmp_path / "copy.duckdb"
+    duckdb.connect(str(path)).close()
+    script = (
+        "from pathlib import Path\n"
+        "from hub.sandbox import IsolatedSandbox\n"
+        "print('caller ran', flush=True)\n"
+        f"with IsolatedSandbox(Path({str(path)!r}), memory_limit='256MB') as s:\n"
+        "    print(s.query('SELECT 6 * 7').rows)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-"], input=script, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["caller ran", "[[42]]"]
