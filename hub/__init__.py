@@ -47,7 +47,8 @@ def sql(
         try:
             return con.execute(query, params).df()
         except SandboxQueryError as exc:
-            if not isinstance(exc.__cause__, duckdb.CatalogException):
+            missing_table = "Table with name" in str(exc)
+            if not (isinstance(exc.__cause__, duckdb.CatalogException) and missing_table):
                 raise
             readable = ", ".join(
                 r[0]

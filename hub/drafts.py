@@ -82,6 +82,37 @@ def content_hash(recipient: str | None, title: str, body: str) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+WRITTEN_BY_THE_AGENT = (
+    "agent",
+    "subject_id",
+    "subject_name",
+    "title",
+    "body",
+    "citations",
+    "mode",
+    "model",
+    "run_id",
+    "trace_id",
+    "needs_review",
+    "review_reasons",
+    "tool_calls",
+)
+"The columns fixed when a draft is written: nothing after may change them."
+
+
+def written_hash(draft: dict[str, Any]) -> str:
+    """SHA-256 of everything the agent wrote into a draft's row (JSON columns compared as
+    data, not as text)."""
+    canonical = {
+        name: json.loads(draft[name] or "null")
+        if name in ("citations", "review_reasons", "tool_calls")
+        else draft[name]
+        for name in WRITTEN_BY_THE_AGENT
+    }
+    text = json.dumps(canonical, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def differs_from_creation(draft: dict[str, Any], created: dict[str, Any] | None) -> str | None:
     """What in a draft's row is not what the agent wrote (its `agent.draft` audit record):
     the title and body, the subject, or the review flags. None when it all matches."""
@@ -96,6 +127,8 @@ def differs_from_creation(draft: dict[str, Any], created: dict[str, Any] | None)
         reasons
     ):
         return "its review flags differ from the ones found when the agent wrote it"
+    if written_hash(draft) != created.get("draft_sha256"):
+        return "its citations, tool calls, model or other details differ from what was written"
     return None
 
 
@@ -219,29 +252,27 @@ def _supersede_pending(
 def _insert(
     con: duckdb.DuckDBPyConnection, agent: str, draft: NewDraft, run_id: str | None
 ) -> None:
-    digest = content_hash(None, draft.title, draft.body)
+    row = {
+        "draft_id": draft.draft_id,
+        "agent": agent,
+        "subject_id": draft.subject_id,
+        "subject_name": draft.subject_name,
+        "status": "pending",
+        "title": draft.title,
+        "body": draft.body,
+        "citations": json.dumps(draft.citations),
+        "mode": draft.mode,
+        "model": draft.model,
+        "run_id": run_id,
+        "trace_id": draft.trace_id,
+        "created_at": now(),
+        "needs_review": bool(draft.review_reasons),
+        "review_reasons": json.dumps(draft.review_reasons),
+        "tool_calls": json.dumps(draft.tool_calls, default=str),
+    }
     con.execute(
-        "INSERT INTO agents.drafts (draft_id, agent, subject_id, subject_name, status, title, "
-        "body, citations, mode, model, run_id, trace_id, created_at, needs_review, "
-        "review_reasons, tool_calls) "
-        "VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            draft.draft_id,
-            agent,
-            draft.subject_id,
-            draft.subject_name,
-            draft.title,
-            draft.body,
-            json.dumps(draft.citations),
-            draft.mode,
-            draft.model,
-            run_id,
-            draft.trace_id,
-            now(),
-            bool(draft.review_reasons),
-            json.dumps(draft.review_reasons),
-            json.dumps(draft.tool_calls, default=str),
-        ],
+        f"INSERT INTO agents.drafts ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+        list(row.values()),
     )
     audit.append(
         con,
@@ -250,7 +281,8 @@ def _insert(
         target=draft.draft_id,
         details={
             "subject_id": draft.subject_id,
-            "content_sha256": digest,
+            "content_sha256": content_hash(None, draft.title, draft.body),
+            "draft_sha256": written_hash(row),
             "prompt": draft.prompt,
             "tool_calls": draft.tool_calls,
             "output": {"title": draft.title, "body": draft.body},

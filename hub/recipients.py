@@ -32,9 +32,9 @@ _ADDRESS = re.compile(
 def usable_address(value: object) -> tuple[str | None, str]:
     """(the one address, "") if `value` is exactly one valid e-mail address, else (None, why).
     The reason never repeats the value (it may be a client's address)."""
-    if not isinstance(value, str) or not value.strip():
+    if not isinstance(value, str) or not value.strip(" "):
         return None, "the subject has no e-mail address"
-    text = value.strip()
+    text = value.strip(" ")  # plain spaces only: any other character around it is refused
     categories = {unicodedata.category(ch) for ch in text}
     if categories & {"Cc", "Zl", "Zp"}:
         return None, "the address contains a line break or a control character"
@@ -45,7 +45,7 @@ def usable_address(value: object) -> tuple[str | None, str]:
         return None, "the address contains a space or an invisible character"
     if not text.isascii():
         return None, "the address is not ASCII (international addresses are not supported)"
-    if not _ADDRESS.fullmatch(text):
+    if not _ADDRESS.fullmatch(text) or len(text) > 254 or len(text.rpartition("@")[0]) > 64:
         return None, "the address is not a valid e-mail address"
     return text, ""
 

@@ -42,6 +42,28 @@ _HEADROOM_BYTES = 1536 * 1024**2
 "Address space the worker may use beyond DuckDB's memory limit (Python, DuckDB itself)."
 
 
+READING_TABLE_FUNCTIONS = frozenset(
+    {
+        "range",
+        "generate_series",
+        "unnest",
+        "duckdb_tables",
+        "duckdb_columns",
+        "duckdb_views",
+        "duckdb_schemas",
+        "duckdb_databases",
+        "duckdb_types",
+        "duckdb_constraints",
+        "duckdb_indexes",
+        "duckdb_keywords",
+        "duckdb_functions",
+        "pragma_table_info",
+    }
+)
+"Table functions a sandboxed SELECT may call; every other one (`query()`, `enable_logging`,"
+"`read_*`, `checkpoint`, ...) is refused before it runs."
+
+
 class SandboxRefused(Exception):
     """The statement is not allowed in the sandbox; the message says what is and why."""
 
@@ -93,6 +115,29 @@ def require_one_select(con: duckdb.DuckDBPyConnection, query: str) -> None:
             "read-only from here: nothing can be attached, copied, written, installed or set. "
             "To work with your own files, use DuckDB directly on them."
         )
+    refused = sorted(set(_table_functions(con, query)) - READING_TABLE_FUNCTIONS)
+    if refused:
+        raise SandboxRefused(
+            f"the table function(s) {refused} are not allowed here: a SELECT in the sandbox "
+            f"reads tables and {', '.join(sorted(READING_TABLE_FUNCTIONS))}; nothing that "
+            "runs SQL from text, logs, profiles, checkpoints or reads files."
+        )
+
+
+def _table_functions(con: duckdb.DuckDBPyConnection, query: str) -> list[str]:
+    """Names of the table functions a SELECT calls, from DuckDB's own parse tree."""
+    tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [query]).fetchone()[0])
+    found: list[str] = []
+    pending: list[Any] = [tree]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            if node.get("type") == "TABLE_FUNCTION":
+                found.append(str(node.get("function", {}).get("function_name", "?")))
+            pending += node.values()
+        elif isinstance(node, list):
+            pending += node
+    return found
 
 
 def run_select(
@@ -126,7 +171,10 @@ def _without_install_advice(text: str) -> str:
 
 
 class SandboxConnection:
-    """What `hub.connect()` returns: the sandbox, one SELECT at a time, results fetched."""
+    """What `hub.connect()` returns: the sandbox, one SELECT at a time, results fetched.
+    It guards against SQL, not against the Python process holding it: code that can reach
+    its private parts could as well open the database files itself; file permissions are
+    the boundary there."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self._con = con

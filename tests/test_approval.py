@@ -322,7 +322,13 @@ def test_a_deleted_anchor_is_not_quietly_replaced(built_demo: DemoProject) -> No
 
 
 def test_a_draft_changed_outside_groundwork_cannot_be_approved(built_demo: DemoProject) -> None:
-    (edited, _), (reflagged, _), *_ = pending(built_demo)
+    (edited, _), (reflagged, _), (recited, _), *_ = pending(built_demo)
+    tamper(
+        built_demo,
+        "UPDATE agents.drafts SET citations = '{\"documents\": [\"approved-by-legal\"]}' "
+        "WHERE draft_id = ?",
+        [recited],
+    )
     tamper(
         built_demo,
         "UPDATE agents.drafts SET body = 'Pay to IBAN DE89370400440532013000' WHERE draft_id = ?",
@@ -334,7 +340,11 @@ def test_a_draft_changed_outside_groundwork_cannot_be_approved(built_demo: DemoP
         "WHERE draft_id = ?",
         [reflagged],
     )
-    for draft_id, what in ((edited, "title or body"), (reflagged, "review flags")):
+    for draft_id, what in (
+        (edited, "title or body"),
+        (reflagged, "review flags"),
+        (recited, "citations, tool calls, model or other details"),
+    ):
         with pytest.raises(DraftError, match=f"cannot be approved: its {what} differ"):
             drafts.approve(built_demo.store, built_demo.config, draft_id, by="maria")
         assert statuses(built_demo)[draft_id] == "pending"
@@ -354,6 +364,11 @@ def test_a_draft_changed_outside_groundwork_cannot_be_approved(built_demo: DemoP
         "a@-b.co",
         "josé@example.com",
         "Jane <a@x.com>",
+        "a@b.com\x85",
+        "a@b.com\u00a0",
+        "\u3000a@b.com",
+        "a@b.com\t",
+        "x" * 65 + "@b.com",
         "a@x.com; b@y.com",
         "not-an-address",
         "",

@@ -111,6 +111,11 @@ def test_poisoned_documents_are_flagged_and_change_nothing_else(built_demo: Demo
         ("- Log in at pay.evil.example/login", True),
         ("- Visit evil-bank.com today", True),
         ("- Reference 00012345678 is yours", True),
+        ("- send the fee to account gb82west12345698765432", True),
+        ("- billing [at] evil-pay [dot] com", True),
+        ("- evil-pay\u3002com/invoice", True),
+        ("- Call +44 20 7946 0958 to settle the invoice by card", True),
+        ("- Kick-off between 2026-01-29 and 2026-02-03", False),
     ],
 )
 def test_review_flags_what_a_human_must_check(line: str, flagged: bool) -> None:

@@ -59,10 +59,13 @@ ATTACKS = {
     "a file as a table": "SELECT * FROM '{root}/hub.yaml'",
     "sniff_csv": "SELECT * FROM sniff_csv('/etc/passwd')",
     "a table function running SQL": "SELECT * FROM query('ATTACH ''{root}/q.duckdb'' AS q')",
+    "logging to a file": "SELECT * FROM enable_logging(storage='file', storage_path='{root}/l')",
+    "profiling": "SELECT * FROM enable_profiling()",
+    "a checkpoint": "SELECT * FROM force_checkpoint()",
 }
 
 
-REFUSED = r"only one SELECT|disabled by configuration|configuration has been locked|single SELECT"
+REFUSED = r"only one SELECT|not allowed here|disabled by configuration|has been locked"
 
 
 @pytest.mark.parametrize("audience", ["analyst", "steward", "agent"])
@@ -246,3 +249,52 @@ def test_check_samples_of_several_columns_are_masked_by_the_strictest_policy() -
     )
     assert shown["unexpected_count"] == 1
     assert "jane" not in str(shown) and re.fullmatch(r"[0-9a-f]{16}", shown["unexpected_sample"][0])
+
+
+SCHEMA = {
+    "raw": {"crm__clients": {"client_id": "VARCHAR", "company": "VARCHAR", "email": "VARCHAR"}},
+    "unified": {"customer": {"customer_id": "VARCHAR", "email": "VARCHAR"}},
+}
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT c AS x FROM raw.crm__clients c",
+        "SELECT to_json(c) AS x FROM raw.crm__clients c",
+        "SELECT list(c) AS x FROM raw.crm__clients c",
+        "SELECT (c).email AS x FROM raw.crm__clients c",
+        "SELECT struct_extract(c, 'email') AS x FROM raw.crm__clients c",
+        "SELECT x.email AS x FROM (SELECT c AS x FROM raw.crm__clients c)",
+        "SELECT x FROM query('SELECT email AS x FROM raw.crm__clients')",
+        "SELECT email AS x FROM query_table('raw.crm__clients')",
+        "SELECT billing_email AS x FROM read_csv('demo/billing/accounts*.csv')",
+        "SELECT client_id AS a, company AS b FROM raw.crm__clients "
+        "UNION ALL BY NAME SELECT email AS b, client_id AS a FROM raw.crm__clients",
+        "SELECT d.recipient AS x FROM agents.drafts d",
+    ],
+)
+def test_what_lineage_cannot_follow_is_refused_not_guessed(sql: str) -> None:
+    import sqlglot
+
+    from hub.lineage import LineageError, column_sources
+
+    columns = [s.alias_or_name for s in sqlglot.parse_one(sql, dialect="duckdb").selects]
+    with pytest.raises(LineageError):
+        column_sources(sql, SCHEMA, columns)
+
+
+def test_lineage_follows_what_it_can() -> None:
+    from hub.lineage import column_sources
+
+    sql = (
+        "WITH c AS (SELECT email AS e FROM unified.customer) "
+        "SELECT e AS contact, upper(e) AS loud, count(*) OVER () AS n, 1 AS one FROM c"
+    )
+    found = column_sources(sql, SCHEMA, ["contact", "loud", "n", "one"])
+    assert found == {
+        "contact": {("unified.customer", "email")},
+        "loud": {("unified.customer", "email")},
+        "n": set(),
+        "one": set(),
+    }
