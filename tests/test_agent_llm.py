@@ -385,6 +385,6 @@ def test_the_sql_tool_cannot_read_the_documents_or_other_products(
 
     calls = {c["sql"]: c for c in draft.tool_calls}
     assert "does not exist" in calls[attempts[0]]["error"]
-    assert "does not exist" in calls[attempts[1]]["error"]
+    assert "['query_table'] are not allowed here" in calls[attempts[1]]["refused"]
     assert calls[attempts[2]]["rows"] == 1  # its own subjects product, and nothing else
     assert '{"table_name": "clients"}' in draft.body
