@@ -10,6 +10,9 @@ from hub.load import LoadError, load_table
 from hub.resource import HubResource
 from hub.secrets import scrub
 
+FULL_REFRESH_TAG = "hub/full_refresh"
+"Run tag: raw assets start over (replace, cursors forgotten), as `hub run --full-refresh`."
+
 
 def raw_assets(config: HubConfig) -> list[dg.AssetsDefinition]:
     return [
@@ -28,8 +31,11 @@ def _raw_asset(source: str, table: str, kind: str, schedule: str | None) -> dg.A
         metadata={"source": source, "schedule": schedule or "on demand"},
     )
     def load(context: dg.AssetExecutionContext, hub: HubResource) -> dg.MaterializeResult:
+        full_refresh = context.run.tags.get(FULL_REFRESH_TAG) == "true"
         try:
-            result = load_table(hub.config, hub.store, source, table, context.run_id)
+            result = load_table(
+                hub.config, hub.store, source, table, context.run_id, full_refresh=full_refresh
+            )
         except LoadError as exc:
             raise dg.Failure(description=scrub(str(exc))) from None
         except Exception as exc:  # a connector's own bug: its text may hold a source URL
@@ -40,14 +46,21 @@ def _raw_asset(source: str, table: str, kind: str, schedule: str | None) -> dg.A
             ) from None
         if result.rejected:
             context.log.warning(f"{result.rejected} row(s) rejected; see rejects.{source}__{table}")
+        if result.batch_id is None:
+            context.log.info(f"nothing new past the cursor ({result.cursor}); the data stays")
         with hub.store.reader() as con:
             metadata = table_metadata(con, hub.config, result.table, result.rows)
         return dg.MaterializeResult(
             metadata={
                 **metadata,
-                "batch_id": result.batch_id,
+                "batch_id": result.batch_id or "(unchanged)",
+                "rows_read": result.read,
+                "rows_written": result.written,
                 "rejected": result.rejected,
+                "cursor": result.cursor or "",
+                "schema_changes": result.schema_changes,
                 "read_from": result.location,
+                "full_refresh": full_refresh,
             }
         )
 

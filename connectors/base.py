@@ -1,17 +1,115 @@
-"""What every connector returns: the rows it could read and the ones it had to reject."""
+"""What every connector shares: the config of a source and its tables, and what a read hands
+to the loader.
+
+A connector module (`connectors/<kind>.py`) holds a `Source` model (its `kind`, where the
+source is, and a `tables` mapping of its own `Table` model) and a `read` function. `hub.yaml`
+picks the model by `kind`; nothing outside the module lists kinds.
+
+A read returns an `Extract`, in one of two forms the loader runs inside the store's load
+transaction:
+- `sql`: a SELECT that DuckDB runs in the store's connection (its own CSV, Parquet and JSON
+  readers, its SQLite, PostgreSQL and MySQL scanners), after the `setup` statements; the
+  fastest path, as fast as DuckDB reads;
+- `batches`: Arrow record batches a Python reader produced (HTTP pages, documents, any other
+  SQLAlchemy database), already typed or to be typed by the loader from the declared types.
+Rows it could not read are `Reject`s that keep the original record and the reason.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import pyarrow as pa
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 ORIGIN_COLUMN = "_hub_origin"
 "Where each row came from (file, page URL, table); connectors fill it, the loader keeps it."
+NULL_VALUES_DEFAULT = ("",)
+Contract = Literal["evolve", "freeze", "discard_columns"]
+Write = Literal["replace", "append", "merge"]
 
 
 class SourceReadError(Exception):
     """A source could not be read at all; nothing was loaded and the last good data stays."""
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Column(Model):
+    description: str = ""
+    "What the column means, shown in the catalog and the Dagster UI."
+    pii: str | None = None
+    "PII class (`email`, `phone`, `name`, ...); governance policies mask by class."
+    type: str | None = None
+    "A DuckDB type (`INTEGER`, `DECIMAL(12,2)`, `TIMESTAMP`); declared types win over inference."
+    format: str | None = None
+    "strptime format of a DATE or TIMESTAMP column, e.g. `%d/%m/%Y`."
+
+
+class Table(Model):
+    primary_key: list[str] = Field(default_factory=list)
+    "Columns that identify a row; checked unique and not null (blocking); `merge` upserts on it."
+    columns: dict[str, Column] = Field(default_factory=dict)
+    "Descriptions, PII classes and declared types of columns."
+    references: dict[str, str] = Field(default_factory=dict)
+    "Foreign keys: column -> `<source>__<table>.<column>`, checked as a blocking check."
+    write: Write = "replace"
+    "`replace` the table, `append` the rows read, or `merge` them on the primary key."
+    cursor: str | None = None
+    "Incremental: only rows whose cursor is past the last value loaded are read."
+    max_rejects: int | None = None
+    "Rejected rows a load may have before its `rejects` check blocks (default 0)."
+    max_reject_share: float | None = Field(default=None, ge=0, le=1)
+    "Or: the share of rows read that may be rejected (0.01 = 1%)."
+    null_values: list[str] | None = None
+    "Texts that mean NULL here (default: the source's)."
+    schema_contract: Contract | None = Field(default=None, alias="schema")
+    "`evolve` (default), `freeze` (a changed schema fails the load) or `discard_columns`."
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_key_as_list(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("primary_key"), str):
+            data = {**data, "primary_key": [data["primary_key"]]}
+        return data
+
+    @model_validator(mode="after")
+    def _write_needs(self) -> Table:
+        if self.write == "merge" and not self.primary_key:
+            raise ValueError("`write: merge` upserts on the primary key: add `primary_key`")
+        if self.max_rejects is not None and self.max_reject_share is not None:
+            raise ValueError("give `max_rejects` or `max_reject_share`, not both")
+        return self
+
+    def declared_types(self) -> dict[str, str]:
+        return {name: c.type for name, c in self.columns.items() if c.type}
+
+
+class SourceBase(Model):
+    kind: str
+    "Which connector reads it: the name of a module in `connectors/`."
+    tables: dict[str, Table]
+    "Tables (or endpoints, or document sets) to load, each into `raw.<source>__<table>`."
+    schedule: str | None = None
+    "Cron expression: a Dagster schedule refreshes this source."
+    null_values: list[str] = Field(default_factory=lambda: list(NULL_VALUES_DEFAULT))
+    "Texts that mean NULL wherever the source has text (CSV, JSON strings, HTTP)."
+    schema_contract: Contract = Field(default="evolve", alias="schema")
+    "What a change of columns or types does: `evolve`, `freeze` or `discard_columns`."
+
+    def location(self, root: Any) -> str:
+        """Where the source is, as logs may show it (no credentials)."""
+        return ""
+
+    def null_values_of(self, table: Table) -> list[str]:
+        return list(table.null_values if table.null_values is not None else self.null_values)
+
+    def contract_of(self, table: Table) -> Contract:
+        return table.schema_contract or self.schema_contract
 
 
 @dataclass(frozen=True)
@@ -21,16 +119,41 @@ class Reject:
     reason: str
     "Why it was rejected, in words a data steward can act on."
     record: str
-    "The record as it was read, so nothing is lost."
+    "The record as it was read, as text."
+    raw: bytes | None = None
+    "The record's original bytes where they are not valid text (a latin-1 line, kept exactly)."
+    column: str | None = None
+    "The column whose value did not fit, when that is why."
 
 
 @dataclass
 class Extract:
-    rows: pa.Table
-    "Good rows, with an `_hub_origin` column."
-    rejects: list[Reject] = field(default_factory=list)
-    location: str = ""
+    """What a read hands to the loader: rows to load and rows it rejected."""
+
+    location: str
     "Where the data was read from, without credentials (for logs and the audit trail)."
+    sql: str | None = None
+    "A SELECT DuckDB runs in the store's connection, producing the rows (with `_hub_origin`)."
+    params: list[Any] = field(default_factory=list)
+    setup: list[str] = field(default_factory=list)
+    "Statements run before `sql` and outside the transaction (LOAD an extension, ATTACH)."
+    teardown: list[str] = field(default_factory=list)
+    batches: Iterable[pa.RecordBatch] | None = None
+    "Or: the rows as Arrow record batches (with `_hub_origin`)."
+    schema: pa.Schema | None = None
+    "The schema of `batches` (needed when there are none)."
+    apply_null_values: bool = False
+    "The loader turns the source's `null_values` in text columns into NULL (JSON, HTTP)."
+    apply_types: bool = False
+    "The loader casts the declared column types (a reader that could not: all but CSV)."
+    rejects: list[Reject] = field(default_factory=list)
+    "Rows the reader itself had to reject."
+    collect_rejects: Callable[[Any], list[Reject]] | None = None
+    "Called with the store connection after `sql` ran: the rejects DuckDB kept (CSV)."
+    pushed_down: bool = False
+    "True when the reader itself applied the cursor (only rows past it were read)."
+    cleanup: Callable[[], None] | None = None
+    "Called once the load is over, whatever happened (a spool file to remove)."
 
 
 def with_origin(rows: pa.Table, origin: str | list[str]) -> pa.Table:

@@ -12,18 +12,36 @@ from __future__ import annotations
 import hashlib
 import re
 from pathlib import Path
+from typing import Literal
 
 import pyarrow as pa
 import yaml
 
-from connectors.base import Extract, Reject, SourceReadError, with_origin
-from hub.config import SourceConfig, TableConfig
+from connectors.base import Extract, Reject, SourceBase, SourceReadError, with_origin
+from connectors.base import Table as BaseTable
 
 _COLUMN = re.compile(r"[a-z_][a-z0-9_]*")
 
 
-def read(source: SourceConfig, name: str, table: str, config: TableConfig, root: Path) -> Extract:
-    folder = (root / source.path).resolve() if source.path else root
+class Table(BaseTable):
+    pattern: str | None = None
+    "Glob of the documents under the source path (default `*.md`)."
+
+
+class Source(SourceBase):
+    kind: Literal["documents"]
+    path: str
+    "The folder to read, relative to hub.yaml."
+    tables: dict[str, Table]
+
+    def location(self, root: Path) -> str:
+        return str((root / self.path).resolve())
+
+
+def read(
+    source: Source, name: str, table: str, config: Table, root: Path, since: object = None
+) -> Extract:
+    folder = (root / source.path).resolve()
     pattern = config.pattern or "*.md"
     paths = sorted(p for p in folder.glob(pattern) if p.is_file())
     if not paths:
@@ -38,7 +56,9 @@ def read(source: SourceConfig, name: str, table: str, config: TableConfig, root:
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
-            rejects.append(Reject(str(path), f"not UTF-8 text ({exc.reason})", data[:200].hex()))
+            rejects.append(
+                Reject(str(path), f"not UTF-8 text ({exc.reason})", data[:200].hex(), raw=data)
+            )
             continue
         try:
             front, body = front_matter(text)
@@ -56,10 +76,13 @@ def read(source: SourceConfig, name: str, table: str, config: TableConfig, root:
         )
     columns = list(dict.fromkeys(key for row in rows for key in row)) or ["doc_id"]
     table_rows = pa.table({c: pa.array([r.get(c) for r in rows], pa.string()) for c in columns})
+    table_rows = with_origin(table_rows, [str(folder / r["doc_id"]) for r in rows])
     return Extract(
-        rows=with_origin(table_rows, [str(folder / r["doc_id"]) for r in rows]),
-        rejects=rejects,
         location=f"{folder}/{pattern}",
+        batches=table_rows.to_batches(),
+        schema=table_rows.schema,
+        rejects=rejects,
+        apply_types=True,
     )
 
 

@@ -1,77 +1,293 @@
-"""Files: CSV, Parquet, JSON and NDJSON read by DuckDB's own readers.
+"""Files: CSV/TSV, Parquet, JSON and NDJSON, plain or compressed (`.gz`, `.zst`), read by
+DuckDB's own readers inside the store's load: as fast as DuckDB reads.
 
-CSV lines that do not parse (too many columns, a value that does not cast, an unterminated
-quote) are not dropped: DuckDB's `store_rejects` keeps them and they become `Reject`s with
-file and line number.
+CSV is read with the options declared (`csv:`), `null_values` as DuckDB's `nullstr`, the
+declared column types (and date/timestamp formats), and types inferred from the *whole*
+file (`sample_size = -1`), so sorting a file never changes its types or the rows kept.
+Lines that do not parse or a value that does not fit its type are not dropped: DuckDB's
+`store_rejects` keeps them, and each becomes a `Reject` with file, line, column and value;
+a line that is not valid text in the declared encoding keeps its original bytes. Files of
+a glob with different columns are read one by one and united by name, rejects still kept.
 """
 
 from __future__ import annotations
 
+import csv
+import gzip
+import io
+import uuid
 from pathlib import Path
+from typing import Literal
 
-import duckdb
+from pydantic import Field
 
-from connectors.base import ORIGIN_COLUMN, Extract, Reject, SourceReadError
-from hub.config import SourceConfig, TableConfig
+from connectors.base import ORIGIN_COLUMN, Extract, Model, Reject, SourceBase, SourceReadError
+from connectors.base import Table as BaseTable
+from hub.store import quote_ident, quote_literal
 
-_READERS = {
-    ".csv": "read_csv",
-    ".parquet": "read_parquet",
-    ".json": "read_json_auto",
-    ".ndjson": "read_json_auto",
-    ".jsonl": "read_json_auto",
+_KINDS = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".txt": "csv",
+    ".parquet": "parquet",
+    ".json": "json",
+    ".ndjson": "ndjson",
+    ".jsonl": "ndjson",
 }
+_COMPRESSED = (".gz", ".zst")
 
 
-def read(source: SourceConfig, name: str, table: str, config: TableConfig, root: Path) -> Extract:
-    folder = (root / source.path).resolve() if source.path else root
+class Csv(Model):
+    delimiter: str | None = None
+    "Field separator (default: detected; `\\t` for TSV)."
+    quote: str | None = None
+    escape: str | None = None
+    header: bool = True
+    "The first line names the columns."
+    encoding: Literal["utf-8", "utf-16", "latin-1"] = "utf-8"
+    "Text encoding of the files (DuckDB reads these three)."
+    skip: int = Field(default=0, ge=0)
+    "Lines to skip before the header."
+
+
+class Table(BaseTable):
+    pattern: str | None = None
+    "Glob of the files under the source path (default `<table>.*`)."
+
+
+class Source(SourceBase):
+    kind: Literal["files"]
+    path: str
+    "The folder to read, relative to hub.yaml."
+    csv: Csv = Field(default_factory=Csv)
+    "How CSV files are written (defaults: detected from the whole file)."
+    tables: dict[str, Table]
+
+    def location(self, root: Path) -> str:
+        return str((root / self.path).resolve())
+
+
+def read(
+    source: Source, name: str, table: str, config: Table, root: Path, since: object = None
+) -> Extract:
+    folder = (root / source.path).resolve()
     pattern = config.pattern or f"{table}.*"
-    files = sorted(str(p) for p in folder.glob(pattern) if p.suffix.lower() in _READERS)
+    files = sorted(str(p) for p in folder.glob(pattern) if p.is_file() and _kind(p))
     if not files:
         raise SourceReadError(
             f"source {name}, table {table}: no files match {pattern!r} in {folder}. "
             "Fix: check `path` and `pattern` in hub.yaml, or add the files."
         )
-    suffixes = {Path(f).suffix.lower() for f in files}
-    if len(suffixes) > 1:
+    kinds = {_kind(Path(f)) for f in files}
+    if len(kinds) > 1:
         raise SourceReadError(
             f"source {name}, table {table}: {pattern!r} matches files of several kinds "
-            f"{sorted(suffixes)}. Fix: narrow `pattern` to one kind."
+            f"{sorted(kinds)}. Fix: narrow `pattern` to one kind."
         )
-    reader = _READERS[suffixes.pop()]
-    con = duckdb.connect()
-    try:
-        if reader == "read_csv":
-            rows = con.execute(
-                "SELECT * RENAME (filename AS _hub_origin) FROM read_csv($files, header = true, "
-                "filename = true, store_rejects = true)",
-                {"files": files},
-            ).to_arrow_table()
-            rejects = _csv_rejects(con)
-        else:
-            rows = con.execute(
-                f"SELECT * RENAME (filename AS {ORIGIN_COLUMN}) "
-                f"FROM {reader}($files, filename = true, union_by_name = true)",
-                {"files": files},
-            ).to_arrow_table()
-            rejects = []
-    except duckdb.Error as exc:
-        raise SourceReadError(
-            f"source {name}, table {table}: DuckDB could not read {pattern!r} in {folder}: "
-            f"{exc}. Fix: repair or remove the file named above."
-        ) from exc
-    finally:
-        con.close()
-    return Extract(rows=rows, rejects=rejects, location=f"{folder}/{pattern}")
+    kind = kinds.pop()
+    location = f"{folder}/{pattern}"
+    if kind == "csv":
+        return _csv(source, name, table, config, files, location)
+    reader = "read_parquet" if kind == "parquet" else "read_json"
+    options = "" if kind == "parquet" else f", format = '{_JSON_FORMAT[kind]}', sample_size = -1"
+    sql = (
+        f"SELECT * EXCLUDE (filename), filename AS {ORIGIN_COLUMN} "
+        f"FROM {reader}(?, filename = true, union_by_name = true{options})"
+    )
+    return Extract(
+        location=location,
+        sql=sql,
+        params=[files],
+        apply_null_values=kind != "parquet",
+        apply_types=True,
+    )
 
 
-def _csv_rejects(con: duckdb.DuckDBPyConnection) -> list[Reject]:
-    found = con.execute(
-        "SELECT s.file_path, e.line, string_agg(e.error_type || ': ' || e.error_message, '; '), "
-        "any_value(e.csv_line) FROM reject_errors e JOIN reject_scans s USING (scan_id, file_id) "
-        "GROUP BY ALL ORDER BY s.file_path, e.line"
-    ).fetchall()
-    return [
-        Reject(where=f"{Path(path).name} line {line}", reason=reason, record=record or "")
-        for path, line, reason, record in found
+_JSON_FORMAT = {"json": "auto", "ndjson": "newline_delimited"}
+
+
+def _kind(path: Path) -> str | None:
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] in _COMPRESSED:
+        suffixes = suffixes[:-1]
+    return _KINDS.get(suffixes[-1]) if suffixes else None
+
+
+def _csv(
+    source: Source, name: str, table: str, config: Table, files: list[str], location: str
+) -> Extract:
+    options = source.csv
+    headers = {f: _header(f, options, name, table) for f in files}
+    rejects_table = f"_hub_rejects_{uuid.uuid4().hex[:8]}"
+    rejects_scan = rejects_table + "_scans"
+    arguments = _csv_arguments(source, name, table, config, headers, rejects_table, rejects_scan)
+    same = len({tuple(h) for h in headers.values()}) == 1
+    groups = [files] if same else [[f] for f in files]  # different columns: united by name
+    selects = [
+        f"SELECT * EXCLUDE (filename), filename AS {ORIGIN_COLUMN} "
+        f"FROM read_csv({_list(group)}{arguments})"
+        for group in groups
     ]
+    return Extract(
+        location=location,
+        sql=" UNION ALL BY NAME ".join(selects),
+        collect_rejects=lambda con: _csv_rejects(con, rejects_table, rejects_scan, options, name),
+        teardown=[f"DROP TABLE IF EXISTS {t}" for t in (rejects_table, rejects_scan)],
+    )
+
+
+def _list(files: list[str]) -> str:
+    return "[" + ", ".join(quote_literal(f) for f in files) + "]"
+
+
+def _csv_arguments(
+    source: Source,
+    name: str,
+    table: str,
+    config: Table,
+    headers: dict[str, list[str]],
+    rejects_table: str,
+    rejects_scan: str,
+) -> str:
+    options = source.csv
+    arguments = {
+        "header": options.header,
+        "skip": options.skip,
+        "encoding": options.encoding,
+        "filename": True,
+        "store_rejects": True,
+        "rejects_table": rejects_table,
+        "rejects_scan": rejects_scan,
+        "nullstr": source.null_values_of(config),
+        "sample_size": -1,
+    }
+    for key in ("delimiter", "quote", "escape"):
+        if getattr(options, key) is not None:
+            arguments[{"delimiter": "delim"}.get(key, key)] = getattr(options, key)
+    declared = config.declared_types()
+    seen = {column for header in headers.values() for column in header}
+    unknown = sorted(set(declared) - seen)
+    if unknown and options.header:
+        raise SourceReadError(
+            f"source {name}, table {table}: declared column(s) {unknown} are not in the files' "
+            f"header {sorted(seen)}. Fix: correct `columns:` in hub.yaml."
+        )
+    if declared:
+        arguments["types"] = {c: t for c, t in declared.items() if c in seen or not options.header}
+    for type_name, option in (("TIMESTAMP", "timestampformat"), ("DATE", "dateformat")):
+        formats = {
+            c.format
+            for c in config.columns.values()
+            if c.format and (c.type or "").upper().startswith(type_name)
+        }
+        if len(formats) > 1:
+            raise SourceReadError(
+                f"source {name}, table {table}: several {type_name} formats {sorted(formats)}; "
+                f"DuckDB's CSV reader takes one {option} per file. Fix: declare one format, or "
+                "read those columns as VARCHAR and convert them downstream."
+            )
+        if formats:
+            arguments[option] = formats.pop()
+    return "".join(f", {key} = {_value(value)}" for key, value in arguments.items())
+
+
+def _value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(quote_literal(str(v)) for v in value) + "]"
+    if isinstance(value, dict):
+        return (
+            "{"
+            + ", ".join(f"{quote_literal(k)}: {quote_literal(v)}" for k, v in value.items())
+            + "}"
+        )
+    return quote_literal(str(value))
+
+
+def _header(path: str, options: Csv, name: str, table: str) -> list[str]:
+    """The column names of a file's header (none when `header: false`); duplicates refused:
+    DuckDB would rename the second one silently."""
+    if not options.header or path.lower().endswith(".zst"):
+        return []
+    try:
+        with _open_text(path, options.encoding) as text:
+            for _ in range(options.skip):
+                text.readline()
+            line = text.readline().lstrip("\ufeff")
+    except (OSError, UnicodeDecodeError, EOFError) as exc:
+        raise SourceReadError(
+            f"source {name}, table {table}: cannot read the header of {Path(path).name} "
+            f"({exc}). Fix: check the file and `csv.encoding` ({options.encoding})."
+        ) from None
+    if not line.strip():
+        return []
+    delimiter = options.delimiter or _guess_delimiter(line)
+    quote = options.quote or '"'
+    columns = next(csv.reader([line], delimiter=delimiter, quotechar=quote))
+    columns = [c.strip() for c in columns]
+    twice = sorted({c for c in columns if columns.count(c) > 1})
+    if twice:
+        raise SourceReadError(
+            f"source {name}, table {table}: {Path(path).name} names the column(s) {twice} "
+            "more than once in its header. Fix: rename them in the export."
+        )
+    return columns
+
+
+def _guess_delimiter(line: str) -> str:
+    counts = {d: line.count(d) for d in (",", ";", "\t", "|")}
+    return max(counts, key=counts.get) if any(counts.values()) else ","
+
+
+def _open_text(path: str, encoding: str) -> io.TextIOBase:
+    if path.lower().endswith(".gz"):
+        return gzip.open(path, "rt", encoding=encoding, newline="")
+    return open(path, encoding=encoding, newline="")  # noqa: SIM115
+
+
+def _csv_rejects(
+    con: object, rejects_table: str, rejects_scan: str, options: Csv, source: str
+) -> list[Reject]:
+    found = con.execute(
+        f"SELECT s.file_path, e.line, min(e.line_byte_position), min(e.column_name), "
+        f"string_agg(e.error_type || ': ' || e.error_message, '; '), any_value(e.csv_line), "
+        f"bool_or(e.error_type = 'INVALID ENCODING') "
+        f"FROM {quote_ident(rejects_table)} e JOIN {quote_ident(rejects_scan)} s "
+        "USING (scan_id, file_id) GROUP BY s.file_path, e.line ORDER BY s.file_path, e.line"
+    ).fetchall()
+    rejects = []
+    for path, line, position, column, reason, record, encoding in found:
+        raw = _line_bytes(path, position) if encoding else None
+        if encoding:
+            reason = (
+                f"not valid {options.encoding} text (encoding): set `csv.encoding` of source "
+                f"{source} (utf-8, utf-16 or latin-1) to the files' encoding"
+            )
+        elif column:
+            reason = f"column `{column}`: {reason}"
+        rejects.append(
+            Reject(
+                where=f"{Path(path).name} line {line}",
+                reason=reason,
+                record=record or "",
+                raw=raw,
+                column=column or None,
+            )
+        )
+    return rejects
+
+
+def _line_bytes(path: str, position: int | None) -> bytes | None:
+    """The line at a byte offset as it is in the file, byte for byte."""
+    if position is None:
+        return None
+    opener = gzip.open if path.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rb") as file:
+            file.seek(position)
+            return file.readline().rstrip(b"\r\n")
+    except OSError:
+        return None

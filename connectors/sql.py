@@ -1,83 +1,328 @@
-"""SQL databases through SQLAlchemy: any database with a SQLAlchemy dialect.
+"""SQL databases: SQLite, PostgreSQL and MySQL/MariaDB through DuckDB's own scanners (at
+scanner speed, straight into the store), any other SQLAlchemy dialect through SQLAlchemy.
 
-Tables are reflected (identifiers are quoted by SQLAlchemy, never formatted by hand) and
-read with a streaming cursor in chunks. The URL is logged with its password hidden.
+The scanners come from the pinned offline extension packages (`duckdb_extensions`), so
+nothing is downloaded. The cursor of an incremental table is pushed down as a `WHERE` the
+database evaluates. `query:` reads a SELECT written in the database's own SQL instead of a
+table (PostgreSQL and MySQL run it themselves through `postgres_query` / `mysql_query`).
+Through SQLAlchemy, rows stream in Arrow batches typed from the reflected schema (decimals,
+timestamps with and without time zone, booleans, JSON, UUID, binary), so memory stays flat
+and a column that is NULL throughout one batch keeps its type. URLs are shown without
+their password, and driver error text is scrubbed of it.
 """
 
 from __future__ import annotations
 
+import json
+import uuid
+from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
+from typing import Any, Literal
 
 import pyarrow as pa
-import sqlalchemy as sa
 
-from connectors.base import Extract, SourceReadError, with_origin
+from connectors.base import ORIGIN_COLUMN, Extract, SourceBase, SourceReadError
+from connectors.base import Table as BaseTable
 from hub import secrets
-from hub.config import SourceConfig, TableConfig
 from hub.secrets import redact_url
 
 CHUNK_ROWS = 50_000
+_SCANNERS = {"sqlite": "sqlite_scanner", "postgresql": "postgres_scanner", "mysql": "mysql_scanner"}
+_NATIVE_QUERY = {"postgresql": "postgres_query", "mysql": "mysql_query"}
 
 
-def read(source: SourceConfig, name: str, table: str, config: TableConfig, root: Path) -> Extract:
-    url = sa.engine.make_url(_with_root(source.url or "", root))
-    secrets.register(url.password)  # driver errors may quote it; every message is scrubbed
-    shown = redact_url(url.render_as_string(hide_password=True))
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            reflected = sa.Table(table, sa.MetaData(), autoload_with=conn)
-            result = conn.execution_options(stream_results=True).execute(sa.select(reflected))
-            columns = list(result.keys())
-            batches = [
-                pa.RecordBatch.from_pylist([dict(row) for row in chunk])
-                for chunk in result.mappings().partitions(CHUNK_ROWS)
-            ]
-    except sa.exc.NoSuchTableError as exc:
+class Table(BaseTable):
+    query: str | None = None
+    "A SELECT in the database's own SQL, read instead of the table."
+    name: str | None = None
+    "The table's name in the database (`schema.table`), when it is not the key."
+
+
+class Source(SourceBase):
+    kind: Literal["sql"]
+    url: str
+    "A SQLAlchemy URL; write the password as `${NAME}` (it is encoded for you)."
+    reader: Literal["auto", "scanner", "sqlalchemy"] = "auto"
+    "`auto`: DuckDB's scanner for SQLite, PostgreSQL and MySQL/MariaDB, SQLAlchemy otherwise."
+    tables: dict[str, Table]
+
+    def location(self, root: Path) -> str:
+        return _shown(_url(self, root))
+
+
+def read(
+    source: Source, name: str, table: str, config: Table, root: Path, since: object = None
+) -> Extract:
+    url = _url(source, root)
+    backend = "mysql" if url.get_backend_name() in ("mysql", "mariadb") else url.get_backend_name()
+    use_scanner = source.reader != "sqlalchemy" and backend in _SCANNERS
+    if use_scanner and config.query and backend not in _NATIVE_QUERY:
+        use_scanner = source.reader == "scanner"  # SQLite SQL runs best through SQLite
+    if source.reader == "scanner" and backend not in _SCANNERS:
         raise SourceReadError(
-            f"source {name}: table {table!r} does not exist in {shown}. "
-            "Fix: correct the table name under `tables` in hub.yaml."
-        ) from exc
-    except sa.exc.SQLAlchemyError as exc:
-        cause = getattr(exc, "orig", None) or exc
-        raise SourceReadError(
-            f"source {name}, table {table}: cannot read from {shown}: "
-            f"{type(cause).__name__}: {secrets.scrub(str(cause))}. "
-            "Fix: check that the database is reachable and the URL in hub.yaml is right."
-        ) from exc
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        raise _mixed_types(name, table, exc) from exc
-    finally:
-        engine.dispose()
-    # Types are inferred per chunk (a column that is NULL throughout one chunk is `null`
-    # there), so chunks are unified rather than required to match.
-    try:
-        rows = (
-            pa.concat_tables(
-                [pa.Table.from_batches([b]) for b in batches], promote_options="permissive"
-            )
-            if batches
-            else _empty(columns)
+            f"source {name}: DuckDB has no scanner for {backend}. Fix: set `reader: sqlalchemy`."
         )
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        raise _mixed_types(name, table, exc) from exc
-    return Extract(rows=with_origin(rows, f"{shown}#{table}"), location=shown)
+    if use_scanner:
+        return _scan(url, backend, name, table, config, since)
+    return _alchemy(url, name, table, config, since)
 
 
-def _mixed_types(name: str, table: str, exc: Exception) -> SourceReadError:
-    return SourceReadError(
-        f"source {name}, table {table}: a column holds values of different types ({exc}). "
-        "Fix: clean or cast that column in the source (SQLite allows mixed types); "
-        "the last good data is kept."
-    )
+def _url(source: Source, root: Path) -> Any:
+    import sqlalchemy as sa
 
-
-def _with_root(url: str, root: Path) -> str:
-    """Resolve a relative SQLite path against the project folder."""
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
-        return "sqlite:///" + str((root / url.removeprefix("sqlite:///")).resolve())
+    text = source.url
+    if text.startswith("sqlite:///") and not text.startswith("sqlite:////"):
+        text = "sqlite:///" + str((root / text.removeprefix("sqlite:///")).resolve())
+    url = sa.engine.make_url(text)
+    secrets.register(url.password)  # driver errors may quote it; every message is scrubbed
     return url
 
 
-def _empty(columns: list[str]) -> pa.Table:
-    return pa.table({c: pa.array([], pa.string()) for c in columns})
+def _shown(url: Any) -> str:
+    return redact_url(url.render_as_string(hide_password=True))
+
+
+# --- DuckDB's scanners ------------------------------------------------------------------
+
+
+def _scan(url: Any, backend: str, name: str, table: str, config: Table, since: object) -> Extract:
+    extension = _SCANNERS[backend]
+    _install(extension)
+    alias = f"_hub_src_{uuid.uuid4().hex[:8]}"
+    kind = backend.replace("postgresql", "postgres")
+    if backend == "sqlite":
+        connect = [f"ATTACH {_literal(url.database or '')} AS {alias} (TYPE sqlite, READ_ONLY)"]
+    else:  # the credentials go through a temporary DuckDB secret, no connection string
+        options = _secret_options(url)
+        connect = [
+            f"CREATE OR REPLACE TEMPORARY SECRET {alias} (TYPE {kind}, {options})",
+            f"ATTACH '' AS {alias} (TYPE {kind}, SECRET {alias}, READ_ONLY)",
+        ]
+    shown = _shown(url)
+    origin = f"{shown}#{config.query and 'query' or config.name or table}"
+    if config.query:
+        function = _NATIVE_QUERY.get(backend)
+        source_sql = f"{function}({_literal(alias)}, {_literal(config.query)})"
+    else:
+        source_sql = f"{alias}.{_qualified(config.name or table)}"
+        _require_table(connect, extension, source_sql, name, table, shown)
+    where, params = _cursor_filter(config.cursor, since)
+    drop_secret = [] if backend == "sqlite" else [f"DROP TEMPORARY SECRET IF EXISTS {alias}"]
+    return Extract(
+        location=shown,
+        sql=f"SELECT *, ? AS {ORIGIN_COLUMN} FROM {source_sql}{where}",
+        params=[origin, *params],
+        setup=[f"LOAD {extension}", *connect],
+        teardown=[f"DETACH {alias}", *drop_secret],
+        apply_types=True,
+        pushed_down=since is not None and bool(config.cursor),
+    )
+
+
+def _require_table(
+    connect: list[str], extension: str, source_sql: str, name: str, table: str, shown: str
+) -> None:
+    """Say which table is missing (or why the database cannot be reached) before the load."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.execute(f"LOAD {extension}")
+        for statement in connect:
+            con.execute(statement)
+        con.execute(f"SELECT * FROM {source_sql} LIMIT 0")
+    except duckdb.CatalogException:
+        raise SourceReadError(
+            f"source {name}: table {table!r} does not exist in {shown}. "
+            "Fix: correct the table name under `tables` (or `name:`) in hub.yaml."
+        ) from None
+    except duckdb.Error as exc:
+        raise SourceReadError(
+            f"source {name}, table {table}: cannot read from {shown}: "
+            f"{secrets.scrub(str(exc).splitlines()[0])}. "
+            "Fix: check that the database is reachable and the URL in hub.yaml is right."
+        ) from None
+    finally:
+        con.close()
+
+
+@cache
+def _install(extension: str) -> None:
+    """Install the scanner from its offline package (once per process); `LOAD` then works."""
+    import duckdb
+    from duckdb_extensions import import_extension
+
+    con = duckdb.connect()
+    try:
+        import_extension(extension, con=con)
+    finally:
+        con.close()
+
+
+def _secret_options(url: Any) -> str:
+    """The options of a DuckDB secret for the URL's database (values as SQL literals)."""
+    options = {"HOST": url.host, "PORT": url.port, "USER": url.username, "PASSWORD": url.password}
+    options["DATABASE"] = url.database
+    return ", ".join(
+        f"{key} {value if isinstance(value, int) else _literal(str(value))}"
+        for key, value in options.items()
+        if value not in (None, "")
+    )
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _qualified(name: str) -> str:
+    return ".".join('"' + part.replace('"', '""') + '"' for part in name.split("."))
+
+
+def _cursor_filter(cursor: str | None, since: object) -> tuple[str, list[Any]]:
+    if not cursor or since is None:
+        return "", []
+    return f" WHERE {_qualified(cursor)} > ?", [since]
+
+
+# --- SQLAlchemy -------------------------------------------------------------------------
+
+
+def _alchemy(url: Any, name: str, table: str, config: Table, since: object) -> Extract:
+    import sqlalchemy as sa
+
+    shown = _shown(url)
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            if config.query:
+                statement = sa.text(config.query)
+                schema = None
+            else:
+                schema_name, _, table_name = (config.name or table).rpartition(".")
+                reflected = sa.Table(
+                    table_name, sa.MetaData(), autoload_with=conn, schema=schema_name or None
+                )
+                statement = sa.select(reflected)
+                if config.cursor and since is not None:
+                    statement = statement.where(reflected.c[config.cursor] > since)
+                schema = pa.schema([(c.name, _arrow_type(c.type)) for c in reflected.columns])
+    except sa.exc.NoSuchTableError:
+        engine.dispose()
+        raise SourceReadError(
+            f"source {name}: table {table!r} does not exist in {shown}. "
+            "Fix: correct the table name under `tables` (or `name:`) in hub.yaml."
+        ) from None
+    except sa.exc.SQLAlchemyError as exc:
+        engine.dispose()
+        raise _unreachable(name, table, shown, exc) from None
+    origin = f"{shown}#{config.query and 'query' or config.name or table}"
+    batches = _batches(engine, statement, schema, origin, name, table, shown)
+    first = next(batches)
+    return Extract(
+        location=shown,
+        batches=_chain(first, batches),
+        schema=first.schema,
+        apply_types=True,
+        pushed_down=since is not None and bool(config.cursor) and not config.query,
+        cleanup=engine.dispose,
+    )
+
+
+def _chain(first: pa.RecordBatch, rest: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    yield first
+    yield from rest
+
+
+def _batches(
+    engine: Any, statement: Any, schema: pa.Schema | None, origin: str, *where: str
+) -> Iterator[pa.RecordBatch]:
+    """Arrow batches of CHUNK_ROWS rows, typed by `schema` (reflected) or, for a query,
+    by the first batch; the first batch is always yielded, empty or not."""
+    import sqlalchemy as sa
+
+    name, table, shown = where
+    try:
+        with engine.connect() as conn:
+            result = conn.execution_options(stream_results=True).execute(statement)
+            columns = list(result.keys())
+            yielded = False
+            for chunk in result.partitions(CHUNK_ROWS):
+                batch = _to_batch(columns, chunk, schema, origin, name, table)
+                schema = schema or batch.schema.remove(batch.schema.get_field_index(ORIGIN_COLUMN))
+                yielded = True
+                yield batch
+            if not yielded:
+                yield _to_batch(columns, [], schema, origin, name, table)
+    except sa.exc.SQLAlchemyError as exc:
+        raise _unreachable(name, table, shown, exc) from None
+
+
+def _to_batch(
+    columns: list[str], rows: list[Any], schema: pa.Schema | None, origin: str, *where: str
+) -> pa.RecordBatch:
+    values = {c: [_plain(row[i]) for row in rows] for i, c in enumerate(columns)}
+    values[ORIGIN_COLUMN] = [origin] * len(rows)
+    try:
+        if schema is None:
+            return pa.RecordBatch.from_pydict(values)
+        with_origin = schema.append(pa.field(ORIGIN_COLUMN, pa.string()))
+        return pa.RecordBatch.from_pydict(values, schema=with_origin)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
+        name, table = where
+        raise SourceReadError(
+            f"source {name}, table {table}: a value does not fit its column's type ({exc}). "
+            "Fix: declare the column's type under `columns:` or clean it in the source "
+            "(SQLite allows mixed types); the last good data is kept."
+        ) from None
+
+
+def _plain(value: Any) -> Any:
+    """A database value as Arrow takes it: JSON as text, UUIDs as text."""
+    if isinstance(value, dict | list):
+        return json.dumps(value, default=str)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, memoryview):
+        return bytes(value)
+    return value
+
+
+def _arrow_type(column_type: Any) -> pa.DataType:
+    """The Arrow type of a reflected SQLAlchemy column type."""
+    import sqlalchemy as sa
+
+    kinds: list[tuple[type, Any]] = [
+        (sa.Boolean, pa.bool_()),
+        (sa.SmallInteger, pa.int16()),
+        (sa.BigInteger, pa.int64()),
+        (sa.Integer, pa.int64()),
+        (sa.Float, pa.float64()),
+        (sa.DateTime, None),
+        (sa.Date, pa.date32()),
+        (sa.Time, pa.time64("us")),
+        (sa.Interval, pa.duration("us")),
+        (sa.LargeBinary, pa.binary()),
+        (sa.JSON, pa.string()),
+        (sa.Uuid, pa.string()),
+    ]
+    for kind, arrow in kinds:
+        if isinstance(column_type, kind):
+            if kind is sa.DateTime:
+                return pa.timestamp("us", tz="UTC" if column_type.timezone else None)
+            return arrow
+    if isinstance(column_type, sa.Numeric):
+        precision, scale = column_type.precision, column_type.scale
+        if precision and precision <= 38:
+            return pa.decimal128(precision, scale or 0)
+        return pa.string()  # unbounded: kept exactly as text; declare a type to convert it
+    return pa.string()
+
+
+def _unreachable(name: str, table: str, shown: str, exc: Exception) -> SourceReadError:
+    cause = getattr(exc, "orig", None) or exc
+    return SourceReadError(
+        f"source {name}, table {table}: cannot read from {shown}: "
+        f"{type(cause).__name__}: {secrets.scrub(str(cause))}. "
+        "Fix: check that the database is reachable and the URL in hub.yaml is right."
+    )

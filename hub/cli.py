@@ -113,6 +113,10 @@ def run(
         list[str] | None,
         typer.Option("--select", "-s", help="Asset key to run, e.g. agents/onboarding (repeat)."),
     ] = None,
+    full_refresh: Annotated[
+        bool,
+        typer.Option(help="Reload sources from scratch: replace, and forget incremental cursors."),
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
     """Materialize the whole graph (or selected assets) as a Dagster run."""
@@ -122,7 +126,7 @@ def run(
     path = config_path(config)
     loaded = load_config(path)
     with demo_services(loaded.root), console.status("Materializing…"):
-        report = materialize(path, select)
+        report = materialize(path, select, full_refresh=full_refresh)
     if Store.of(loaded).path.exists():  # a first run that failed early has no store yet
         print_summary(console, path, report.seconds, report.run_id)
     for step, why in report.failures.items():

@@ -12,11 +12,13 @@ import os
 import re
 import urllib.parse
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from connectors import source_models
+from connectors.base import Table
 from hub import secrets
 
 CONFIG_ENV = "HUB_CONFIG"
@@ -37,53 +39,11 @@ class ColumnConfig(Model):
     description: str = ""
     "What the column means, shown in the catalog and the Dagster UI."
     pii: str | None = None
-    "PII class (`email`, `phone`, `name`, ...); governance policies mask by class."
+    "PII class (`email`, `phone`, `name`, ..., or `none`); governance policies mask by class."
 
 
-class TableConfig(Model):
-    primary_key: list[str] = Field(default_factory=list)
-    "Columns that identify a row; checked unique and not null (blocking)."
-    pattern: str | None = None
-    "files/documents: glob of the files under the source path (default `<table>.*`)."
-    path: str | None = None
-    "http: endpoint path under the source URL (default `/<table>`)."
-    records: str = "data"
-    "http: key of the JSON response that holds the rows."
-    max_rejects: int | None = None
-    "Rejected rows allowed per load before the `rejects` check blocks (default: warn only)."
-    references: dict[str, str] = Field(default_factory=dict)
-    "Foreign keys: column -> `<source>__<table>.<column>`, checked as a blocking check."
-    columns: dict[str, ColumnConfig] = Field(default_factory=dict)
-    "Descriptions and PII tags of columns."
-
-    @model_validator(mode="before")
-    @classmethod
-    def _one_key_as_list(cls, data: Any) -> Any:
-        if isinstance(data, dict) and isinstance(data.get("primary_key"), str):
-            data = {**data, "primary_key": [data["primary_key"]]}
-        return data
-
-
-class SourceConfig(Model):
-    kind: Literal["files", "sql", "http", "documents"]
-    "Which connector reads it."
-    path: str | None = None
-    "files/documents: the folder to read."
-    url: str | None = None
-    "sql: a SQLAlchemy URL; http: the base URL of the API."
-    tables: dict[str, TableConfig]
-    "Tables (or endpoints, or document sets) to load, each into `raw.<source>__<table>`."
-    schedule: str | None = None
-    "Cron expression: a Dagster schedule refreshes this source."
-    page_size: int = 50
-    "http: rows asked per page."
-
-    @model_validator(mode="after")
-    def _location_for_kind(self) -> SourceConfig:
-        needs = "path" if self.kind in ("files", "documents") else "url"
-        if getattr(self, needs) is None:
-            raise ValueError(f"a `{self.kind}` source needs `{needs}`")
-        return self
+SourceConfig = Annotated[Union[source_models()], Field(discriminator="kind")]  # noqa: UP007
+"One of the connector modules' `Source` models, chosen by `kind`."
 
 
 class EntitySource(Model):
@@ -335,7 +295,7 @@ class HubConfig(Model):
         candidate = Path(path).expanduser()
         return candidate if candidate.is_absolute() else self.root / candidate
 
-    def raw_tables(self) -> list[tuple[str, str, TableConfig]]:
+    def raw_tables(self) -> list[tuple[str, str, Table]]:
         """Every (source, table, config) loaded into `raw`."""
         return [(s, t, cfg) for s, src in self.sources.items() for t, cfg in src.tables.items()]
 
@@ -460,7 +420,10 @@ def _describe(file: Path, exc: ValidationError) -> str:
     lines = [f"{file}: {exc.error_count()} problem(s):"]
     for error in exc.errors():
         at = ""
-        for part in error["loc"]:
+        loc = list(error["loc"])
+        if loc[:1] == ["sources"] and len(loc) > 2:
+            del loc[2]  # the `kind` pydantic names the chosen model by; not in the file
+        for part in loc:
             at = f"{at}[{part}]" if isinstance(part, int) else _join(at, part)
         lines.append(f"  - {at or '(top level)'}: {error['msg']}. Fix: {_fix(error)}")
     return "\n".join(lines)

@@ -1,27 +1,37 @@
 """Load one source table into `raw.<source>__<table>`: all of it, or none of it.
 
-The connector reads first, outside any lock. Then one transaction swaps the raw table,
-appends the rejected rows to `rejects.<source>__<table>` with the batch id and reason,
-records the batch in `meta.batches` and writes the audit record. A failure anywhere leaves
-the previous raw table untouched.
+The connector says what to read; the read itself runs inside one store transaction (DuckDB
+reads files and databases straight into the store). In that transaction: the rows read
+are typed (null texts, declared types), rows past the cursor kept, the schema compared
+with the table's under its contract, then written by the table's disposition (`replace`,
+`append`, or `merge` on the primary key), the cursor's new value kept in
+`meta.source_state`, rejected rows appended to `rejects.<source>__<table>` with their
+reason, the batch recorded in `meta.batches` and the audit record written. A failure
+anywhere leaves the previous raw table and cursor as they were.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import duckdb
 import pyarrow as pa
 
-from connectors import Extract, SourceReadError, reader_for
-from hub import audit
+from connectors import Extract, Reject, SourceReadError, reader_for
+from connectors.base import ORIGIN_COLUMN
+from hub import audit, schema
+from hub.casting import ROW, CastingError, typed
 from hub.config import HubConfig
-from hub.store import Store, new_batch_id, now, replace_table, table_ref
+from hub.secrets import scrub
+from hub.store import Store, new_batch_id, now, quote_ident, record_batch, table_exists, table_ref
 
-_REJECTS_DDL = (
-    "CREATE TABLE IF NOT EXISTS {table} (batch_id VARCHAR, source VARCHAR, "
-    "location VARCHAR, reason VARCHAR, record VARCHAR, rejected_at TIMESTAMPTZ)"
-)
+_REJECTS_DDL = """
+CREATE TABLE IF NOT EXISTS {table} (batch_id VARCHAR, source VARCHAR, location VARCHAR,
+    reason VARCHAR, record VARCHAR, rejected_at TIMESTAMPTZ);
+ALTER TABLE {table} ADD COLUMN IF NOT EXISTS column_name VARCHAR;
+ALTER TABLE {table} ADD COLUMN IF NOT EXISTS raw BLOB;
+"""
+_READ, _TYPED = "_hub_read", "_hub_typed"
 
 
 class LoadError(Exception):
@@ -31,11 +41,20 @@ class LoadError(Exception):
 @dataclass(frozen=True)
 class LoadResult:
     table: str
-    batch_id: str
+    batch_id: str | None
+    "None when nothing new was read (an incremental load with no new rows)."
     rows: int
+    "Rows in the raw table after the load."
+    read: int
+    "Rows read by this load, rejected ones included."
+    written: int
+    "Rows this load wrote (replaced, appended or merged)."
     rejected: int
     location: str
     columns: list[str]
+    cursor: str | None = None
+    "The cursor's value after the load (incremental tables)."
+    schema_changes: list[str] = field(default_factory=list)
 
 
 def raw_table_name(source: str, table: str) -> str:
@@ -43,87 +62,383 @@ def raw_table_name(source: str, table: str) -> str:
 
 
 def load_table(
-    config: HubConfig, store: Store, source: str, table: str, run_id: str | None = None
+    config: HubConfig,
+    store: Store,
+    source: str,
+    table: str,
+    run_id: str | None = None,
+    *,
+    full_refresh: bool = False,
 ) -> LoadResult:
-    source_config = config.sources[source]
-    table_config = source_config.tables[table]
-    read = reader_for(source_config.kind)
-    try:
-        extract: Extract = read(source_config, source, table, table_config, config.root)
-    except SourceReadError as exc:
-        raise LoadError(str(exc)) from exc
-    if extract.rows.num_rows == 0:
-        raise LoadError(
-            f"source {source}, table {table}: {extract.location} returned no rows, so the "
-            "previous data is kept (an empty read is far more often a broken export than an "
-            "empty table). Fix: check the source, then reload."
-        )
-    missing = [c for c in table_config.primary_key if c not in extract.rows.column_names]
-    if missing:
-        raise LoadError(
-            f"source {source}, table {table}: primary key column(s) {missing} not in the data "
-            f"(columns: {extract.rows.column_names}). Fix: correct `primary_key` in hub.yaml; "
-            "the previous data is kept."
-        )
+    """Read the table from its source and load it; `full_refresh` starts over (replace,
+    cursor forgotten)."""
+    spec = config.sources[source].tables[table]
     name = raw_table_name(source, table)
-    batch_id = new_batch_id()
-    rows = extract.rows
+    since = None if full_refresh or not spec.cursor else _last_cursor(store, name)
     try:
-        _write(store, source, name, rows, extract, batch_id, run_id)
+        extract = reader_for(config.sources[source].kind)(
+            config.sources[source], source, table, spec, config.root, since=since
+        )
+    except SourceReadError as exc:
+        raise LoadError(str(exc)) from None
+    try:
+        return _load(config, store, source, table, extract, since, run_id, full_refresh)
+    finally:
+        if extract.cleanup:
+            extract.cleanup()
+
+
+def _last_cursor(store: Store, name: str) -> object:
+    if not store.path.exists():
+        return None
+    with store.reader() as con:
+        if not table_exists(con, "meta", "source_state"):
+            return None
+        row = con.execute(
+            "SELECT value, value_type FROM meta.source_state WHERE table_name = ?",
+            [f"raw.{name}"],
+        ).fetchone()
+        return con.execute(f"SELECT CAST(? AS {row[1]})", [row[0]]).fetchone()[0] if row else None
+
+
+class _Refused(Exception):
+    def __init__(self, message: str, changes: list[schema.Change], rejects: list[Reject]) -> None:
+        super().__init__(message)
+        self.changes, self.rejects = changes, rejects
+
+
+def _load(
+    config: HubConfig,
+    store: Store,
+    source: str,
+    table: str,
+    extract: Extract,
+    since: object,
+    run_id: str | None,
+    full_refresh: bool,
+) -> LoadResult:
+    where = f"source {source}, table {table}"
+    batch_id = new_batch_id()
+    try:
+        with store.writer() as con:
+            for statement in extract.setup:
+                con.execute(statement)
+            try:
+                con.execute("BEGIN TRANSACTION")
+                result = _apply(
+                    con, config, source, table, extract, since, batch_id, run_id, full_refresh
+                )
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            finally:
+                for statement in extract.teardown:
+                    _quietly(con, statement)
+    except _Refused as refused:
+        _keep_refusal(store, config, source, table, batch_id, refused, run_id)
+        raise LoadError(f"{where}: {refused}") from None
+    except CastingError as exc:
+        raise LoadError(f"{where}: {exc}") from None
     except duckdb.Error as exc:
         raise LoadError(
-            f"source {source}, table {table}: the store refused the load ({exc}); nothing "
-            "was applied and the previous data is kept. Fix the cause above and reload."
-        ) from exc
+            f"{where}: the load failed ({scrub(str(exc).strip())}); nothing was applied and the "
+            "previous data is kept. Fix the cause above and reload."
+        ) from None
+    return result
+
+
+def _apply(
+    con: duckdb.DuckDBPyConnection,
+    config: HubConfig,
+    source: str,
+    table: str,
+    extract: Extract,
+    since: object,
+    batch_id: str,
+    run_id: str | None,
+    full_refresh: bool,
+) -> LoadResult:
+    """Everything the load does, inside its transaction."""
+    src = config.sources[source]
+    spec = src.tables[table]
+    name = raw_table_name(source, table)
+    _stage(con, extract)
+    rejects = list(extract.rejects)
+    if extract.collect_rejects:
+        rejects += extract.collect_rejects(con)
+    rejects += typed(
+        con,
+        _READ,
+        _TYPED,
+        spec,
+        null_values=src.null_values_of(spec),
+        apply_null_values=extract.apply_null_values,
+        apply_types=extract.apply_types,
+    )
+    present = set(schema.columns_of(con, _TYPED))
+    missing = [
+        c for c in [*spec.primary_key, *([spec.cursor] if spec.cursor else [])] if c not in present
+    ]
+    if missing:
+        raise _Refused(
+            f"{extract.location} has no column(s) {missing} (primary key or cursor; it has "
+            f"{sorted(present)}), so the previous data is kept. Fix: correct `primary_key` / "
+            "`cursor` in hub.yaml, or the source.",
+            [],
+            rejects,
+        )
+    if since is not None and spec.cursor:
+        cursor = quote_ident(spec.cursor)
+        con.execute(f"DELETE FROM {_TYPED} WHERE NOT ({cursor} > ?)", [since])
+    read = con.execute(f"SELECT count(*) FROM {_TYPED}").fetchone()[0] + len(rejects)
+    write = "replace" if full_refresh else spec.write
+    incremental = since is not None or write != "replace"
+    exists = table_exists(con, "raw", name)
+    if read == len(rejects) and (not incremental or rejects):
+        kept = f"; its {len(rejects)} rejected row(s) are kept in rejects.{name}" if rejects else ""
+        good = "good " if rejects else ""
+        raise _Refused(
+            f"{extract.location} returned no {good}rows, so the previous data is kept (an empty "
+            f"read is far more often a broken export than an empty table){kept}. Fix: check the "
+            "source, then reload.",
+            [],
+            rejects,
+        )
+    if read == 0:
+        return _nothing_new(con, name, extract, spec.cursor)
+    contract = src.contract_of(spec)
+    found = _contract(con, name, contract, write, exists)
+    target = table_ref("raw", name)
+    lineage = {"_hub_source": source, "_hub_batch_id": batch_id, "_hub_loaded_at": now()}
+    constants = ", ".join(f"? AS {quote_ident(k)}" for k in lineage)
+    written = con.execute(f"SELECT count(*) FROM {_TYPED}").fetchone()[0]
+    if write == "merge" and exists:
+        _keep_latest_per_key(con, spec.primary_key, spec.cursor)
+        written = con.execute(f"SELECT count(*) FROM {_TYPED}").fetchone()[0]
+    data = f"SELECT * EXCLUDE ({ROW}), {constants} FROM {_TYPED}"
+    if write == "replace" or not exists:
+        con.execute(f"CREATE OR REPLACE TABLE {target} AS {data}", list(lineage.values()))
+    elif write == "append":
+        con.execute(f"INSERT INTO {target} BY NAME {data}", list(lineage.values()))
+    else:
+        _merge(con, target, data, list(lineage.values()), spec.primary_key)
+    cursor_value = _save_cursor(con, name, spec.cursor, batch_id)
+    rows = con.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
+    _keep_rejects(con, name, source, batch_id, rejects)
+    record_batch(con, batch_id, f"raw.{name}", source, rows, len(rejects), run_id, read=read)
+    schema.record(con, f"raw.{name}", batch_id, found, contract, applied=True)
+    columns = list(schema.columns_of(con, target))
+    audit.append(
+        con,
+        actor="loader",
+        action="load",
+        target=f"raw.{name}",
+        details={
+            "batch_id": batch_id,
+            "write": write,
+            "rows": rows,
+            "read": read,
+            "written": written,
+            "rejected": len(rejects),
+            "from": extract.location,
+            "cursor": cursor_value,
+            "schema_changes": [str(c) for c in found],
+            "run_id": run_id,
+        },
+    )
+    _drop_staging(con)
     return LoadResult(
         table=f"raw.{name}",
         batch_id=batch_id,
-        rows=rows.num_rows,
-        rejected=len(extract.rejects),
+        rows=rows,
+        read=read,
+        written=written,
+        rejected=len(rejects),
         location=extract.location,
-        columns=extract.rows.column_names,
+        columns=columns,
+        cursor=cursor_value,
+        schema_changes=[str(c) for c in found],
     )
 
 
-def _write(
+def _stage(con: duckdb.DuckDBPyConnection, extract: Extract) -> None:
+    """The rows read, numbered, in a temporary table."""
+    numbered = f"SELECT row_number() OVER () AS {ROW}, * FROM ({{}})"
+    if extract.sql is not None:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {_READ} AS {numbered.format(extract.sql)}",
+            extract.params,
+        )
+        return
+    schema_ = extract.schema or pa.schema([(ORIGIN_COLUMN, pa.string())])
+    batches = pa.RecordBatchReader.from_batches(schema_, iter(extract.batches or []))
+    con.register("_hub_arrow", batches)
+    try:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {_READ} AS {numbered.format('SELECT * FROM _hub_arrow')}"
+        )
+    finally:
+        con.unregister("_hub_arrow")
+
+
+def _contract(
+    con: duckdb.DuckDBPyConnection, name: str, contract: str, write: str, exists: bool
+) -> list[schema.Change]:
+    """Compare what was read with the raw table; apply the contract; return the changes."""
+    if not exists:
+        return []
+    target = table_ref("raw", name)
+    found = schema.changes(schema.columns_of(con, target), schema.columns_of(con, _TYPED))
+    if not found:
+        return []
+    if contract == "freeze":
+        raise _Refused(
+            "the schema changed (" + "; ".join(map(str, found)) + ") and the table's contract "
+            "is `freeze`, so nothing was loaded and the previous data is kept. Fix: restore the "
+            "source's columns, or set `schema: evolve` for this table.",
+            found,
+            [],
+        )
+    if contract == "discard_columns":
+        for change in [c for c in found if c.change == "added"]:
+            con.execute(f"ALTER TABLE {_TYPED} DROP COLUMN {quote_ident(change.column)}")
+    if write != "replace":
+        for change in found:
+            column = quote_ident(change.column)
+            if change.change == "added" and contract != "discard_columns":
+                con.execute(f"ALTER TABLE {target} ADD COLUMN {column} {change.new_type}")
+            elif change.change == "type_changed":
+                con.execute(f"ALTER TABLE {target} ALTER {column} TYPE {change.new_type}")
+    return found
+
+
+def _keep_latest_per_key(
+    con: duckdb.DuckDBPyConnection, key: list[str], cursor: str | None
+) -> None:
+    """One row per key among the rows read: the latest by cursor, else the last read."""
+    keys = ", ".join(quote_ident(k) for k in key)
+    latest = f"{quote_ident(cursor)} DESC NULLS LAST, " if cursor else ""
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {_TYPED} AS SELECT * FROM {_TYPED} "
+        f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {latest}{ROW} DESC) = 1"
+    )
+
+
+def _merge(
+    con: duckdb.DuckDBPyConnection, target: str, data: str, params: list[object], key: list[str]
+) -> None:
+    """Upsert on the primary key: update the rows whose key exists, insert the others."""
+    columns = [c[0] for c in con.execute(f"DESCRIBE {data}", params).fetchall()]
+    sets = ", ".join(f"{quote_ident(c)} = s.{quote_ident(c)}" for c in columns)
+    names = ", ".join(quote_ident(c) for c in columns)
+    values = ", ".join(f"s.{quote_ident(c)}" for c in columns)
+    keys = ", ".join(quote_ident(k) for k in key)
+    con.execute(
+        f"MERGE INTO {target} USING ({data}) s USING ({keys}) "
+        f"WHEN MATCHED THEN UPDATE SET {sets} WHEN NOT MATCHED THEN INSERT ({names}) "
+        f"VALUES ({values})",
+        params,
+    )
+
+
+def _save_cursor(
+    con: duckdb.DuckDBPyConnection, name: str, cursor: str | None, batch_id: str
+) -> str | None:
+    if not cursor:
+        return None
+    column = quote_ident(cursor)
+    value, kind = con.execute(
+        f"SELECT CAST(max({column}) AS VARCHAR), any_value(typeof({column})) "
+        f"FROM {table_ref('raw', name)}"
+    ).fetchone()
+    if value is None:
+        return None
+    con.execute(
+        "INSERT OR REPLACE INTO meta.source_state VALUES (?, ?, ?, ?, ?, ?)",
+        [f"raw.{name}", cursor, value, kind, batch_id, now()],
+    )
+    return value
+
+
+def _nothing_new(
+    con: duckdb.DuckDBPyConnection, name: str, extract: Extract, cursor: str | None
+) -> LoadResult:
+    """An incremental load that read no new row: no batch, the data version stays."""
+    target = table_ref("raw", name)
+    exists = table_exists(con, "raw", name)
+    rows = con.execute(f"SELECT count(*) FROM {target}").fetchone()[0] if exists else 0
+    state = con.execute(
+        "SELECT value FROM meta.source_state WHERE table_name = ?", [f"raw.{name}"]
+    ).fetchone()
+    _drop_staging(con)
+    columns = list(schema.columns_of(con, target)) if exists else []
+    return LoadResult(
+        table=f"raw.{name}",
+        batch_id=None,
+        rows=rows,
+        read=0,
+        written=0,
+        rejected=0,
+        location=extract.location,
+        columns=columns,
+        cursor=state[0] if state and cursor else None,
+    )
+
+
+def _keep_rejects(
+    con: duckdb.DuckDBPyConnection, name: str, source: str, batch_id: str, rejects: list[Reject]
+) -> None:
+    table = table_ref("rejects", name)
+    con.execute(_REJECTS_DDL.format(table=table))
+    if rejects:
+        con.executemany(
+            f"INSERT INTO {table} (batch_id, source, location, reason, record, rejected_at, "
+            "column_name, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                [batch_id, source, r.where, r.reason, r.record, now(), r.column, r.raw]
+                for r in rejects
+            ],
+        )
+
+
+def _keep_refusal(
     store: Store,
+    config: HubConfig,
     source: str,
-    name: str,
-    rows: pa.Table,
-    extract: Extract,
+    table: str,
     batch_id: str,
+    refused: _Refused,
     run_id: str | None,
 ) -> None:
-    """One transaction: swap the raw table, keep the rejects, record the batch, audit."""
+    """A refused load changes no data, but its schema changes and rejects are kept."""
+    name = raw_table_name(source, table)
+    spec = config.sources[source].tables[table]
     with store.transaction() as con:
-        replace_table(
-            con,
-            "raw",
-            name,
-            rows,
-            source=source,
-            run_id=run_id,
-            rejected=len(extract.rejects),
-            batch_id=batch_id,
-            constants={"_hub_source": source, "_hub_batch_id": batch_id, "_hub_loaded_at": now()},
-        )
-        rejects = table_ref("rejects", name)
-        con.execute(_REJECTS_DDL.format(table=rejects))
-        if extract.rejects:
-            con.executemany(
-                f"INSERT INTO {rejects} VALUES (?, ?, ?, ?, ?, ?)",
-                [[batch_id, source, r.where, r.reason, r.record, now()] for r in extract.rejects],
-            )
+        contract = config.sources[source].contract_of(spec)
+        schema.record(con, f"raw.{name}", batch_id, refused.changes, contract, applied=False)
+        _keep_rejects(con, name, source, batch_id, refused.rejects)
         audit.append(
             con,
             actor="loader",
-            action="load",
+            action="load.refused",
             target=f"raw.{name}",
             details={
                 "batch_id": batch_id,
-                "rows": rows.num_rows,
-                "rejected": len(extract.rejects),
-                "from": extract.location,
+                "why": str(refused),
+                "rejected": len(refused.rejects),
                 "run_id": run_id,
             },
         )
+
+
+def _drop_staging(con: duckdb.DuckDBPyConnection) -> None:
+    for staging in (_READ, _TYPED):
+        con.execute(f"DROP TABLE IF EXISTS {staging}")
+
+
+def _quietly(con: duckdb.DuckDBPyConnection, statement: str) -> None:
+    try:
+        con.execute(statement)
+    except duckdb.Error:
+        pass

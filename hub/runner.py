@@ -45,17 +45,27 @@ def dagster_instance(root: Path):  # noqa: ANN201 - dagster.DagsterInstance
     return dg.DagsterInstance.get()
 
 
-def materialize(config_path: Path, selection: list[str] | None = None) -> RunReport:
-    """Run the `all_assets` job (or the assets named `layer/name[/table]`) in process."""
+def materialize(
+    config_path: Path, selection: list[str] | None = None, *, full_refresh: bool = False
+) -> RunReport:
+    """Run the `all_assets` job (or the assets named `layer/name[/table]`) in process;
+    `full_refresh` makes raw assets start over (replace, cursors forgotten)."""
     import dagster as dg
 
+    from assets.raw import FULL_REFRESH_TAG
     from assets.schedules import ALL_ASSETS_JOB
 
     keys = [dg.AssetKey(s.split("/")) for s in selection] if selection else None
-    return run_job(config_path, ALL_ASSETS_JOB, keys)
+    tags = {FULL_REFRESH_TAG: "true"} if full_refresh else None
+    return run_job(config_path, ALL_ASSETS_JOB, keys, tags)
 
 
-def run_job(config_path: Path, job_name: str, asset_selection: list | None = None) -> RunReport:
+def run_job(
+    config_path: Path,
+    job_name: str,
+    asset_selection: list | None = None,
+    tags: dict[str, str] | None = None,
+) -> RunReport:
     """Run one job of the project in process, recorded in the shared Dagster instance."""
     from assets import build_definitions
     from hub.config import load_config
@@ -68,6 +78,7 @@ def run_job(config_path: Path, job_name: str, asset_selection: list | None = Non
         asset_selection=asset_selection,
         raise_on_error=False,
         run_config=QUIET,
+        tags=tags,
     )
     return _report(instance, result)
 

@@ -40,6 +40,14 @@ CREATE TABLE IF NOT EXISTS meta.check_results (
     table_name VARCHAR, check_name VARCHAR, data_version VARCHAR, passed BOOLEAN,
     blocking BOOLEAN, evaluated_at TIMESTAMPTZ, run_id VARCHAR, details JSON,
     seq BIGINT DEFAULT nextval('meta.seq'));
+ALTER TABLE meta.batches ADD COLUMN IF NOT EXISTS read BIGINT;
+CREATE TABLE IF NOT EXISTS meta.source_state (
+    table_name VARCHAR PRIMARY KEY, cursor VARCHAR, value VARCHAR, value_type VARCHAR,
+    batch_id VARCHAR, updated_at TIMESTAMPTZ);
+CREATE TABLE IF NOT EXISTS meta.schema_history (
+    table_name VARCHAR, batch_id VARCHAR, change VARCHAR, column_name VARCHAR,
+    old_type VARCHAR, new_type VARCHAR, contract VARCHAR, applied BOOLEAN,
+    changed_at TIMESTAMPTZ, seq BIGINT DEFAULT nextval('meta.seq'));
 CREATE TABLE IF NOT EXISTS meta.audit_log (
     seq BIGINT PRIMARY KEY, logged_at VARCHAR, actor VARCHAR, action VARCHAR, target VARCHAR,
     details VARCHAR, prev_hash VARCHAR, hash VARCHAR);
@@ -310,10 +318,12 @@ def record_batch(
     rows: int,
     rejected: int,
     run_id: str | None,
+    read: int | None = None,
 ) -> None:
-    """Say in `meta.batches` that `table_name` now holds batch `batch_id`."""
+    """Say in `meta.batches` that `table_name` now holds batch `batch_id` (`rows` in all,
+    `read` rows read by this load of which `rejected` were rejected)."""
     con.execute(
         "INSERT INTO meta.batches (batch_id, table_name, source, loaded_at, rows, rejected, "
-        "run_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [batch_id, table_name, source, now(), rows, rejected, run_id],
+        "run_id, read) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [batch_id, table_name, source, now(), rows, rejected, run_id, read],
     )

@@ -2,7 +2,8 @@
 
 Added by Groundwork: the row count is not zero and the primary key is unique and not null
 (blocking), foreign keys declared with `references` resolve (blocking), and rejected rows
-stay under `max_rejects` (blocking when declared, a warning otherwise).
+stay under `max_rejects` (default 0) or `max_reject_share` (blocking), and the schema kept
+its contract (`schema`: blocking under `freeze`, a warning otherwise).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ class CheckSpec:
     "GX expectation type; None for the SQL checks (`references`, `rejects`)."
     kwargs: dict[str, Any] = field(default_factory=dict)
     sql: str | None = None
-    "`references` or `rejects` for the checks GX cannot express on one table."
+    "`references`, `rejects` or `schema`: the checks GX cannot express on one table."
 
     @property
     def description(self) -> str:
@@ -51,13 +52,14 @@ def table_checks(config: HubConfig) -> dict[str, list[CheckSpec]]:
                     sql="references",
                 )
             )
+        limits = {"max_rejects": table_config.max_rejects or 0}
+        if table_config.max_reject_share is not None:
+            limits = {"max_reject_share": table_config.max_reject_share}
+        specs.append(CheckSpec(ref, "rejects", True, kwargs=limits, sql="rejects"))
+        contract = config.sources[source].contract_of(table_config)
         specs.append(
             CheckSpec(
-                ref,
-                "rejects",
-                table_config.max_rejects is not None,
-                kwargs={"max_rejects": table_config.max_rejects or 0},
-                sql="rejects",
+                ref, "schema", contract == "freeze", kwargs={"contract": contract}, sql="schema"
             )
         )
         checks[ref] = specs

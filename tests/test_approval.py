@@ -325,7 +325,7 @@ def test_a_draft_changed_outside_groundwork_cannot_be_approved(built_demo: DemoP
     (edited, _), (reflagged, _), (recited, _), *_ = pending(built_demo)
     tamper(
         built_demo,
-        "UPDATE agents.drafts SET citations = '{\"documents\": [\"approved-by-legal\"]}' "
+        'UPDATE agents.drafts SET citations = \'{"documents": ["approved-by-legal"]}\' '
         "WHERE draft_id = ?",
         [recited],
     )

@@ -19,10 +19,10 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_demo_and_starter_files_are_valid(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CRM_PASSWORD", "secret")
+    monkeypatch.setenv("CRM_PASSWORD", "tmpl-Pw-4711")
     assert set(load_config(DEMO_CONFIG).sources) == {"crm", "billing", "support", "docs"}
     starter = load_config(TEMPLATE)
-    assert "secret" in (starter.sources["crm"].url or "")
+    assert "tmpl-Pw-4711" in (starter.sources["crm"].url or "")
 
 
 def test_error_names_file_path_and_fix(tmp_path: Path) -> None:
@@ -43,7 +43,10 @@ def test_error_names_file_path_and_fix(tmp_path: Path) -> None:
 
 def test_kind_specific_location_is_required(tmp_path: Path) -> None:
     path = write(tmp_path, "sources:\n  billing:\n    kind: files\n    tables: {x: {}}\n")
-    with pytest.raises(ConfigError, match=r"sources\.billing: .*a `files` source needs `path`"):
+    with pytest.raises(ConfigError, match=r"sources\.billing\.path: Field required\. Fix: add"):
+        load_config(path)
+    path.write_text("sources:\n  billing:\n    kind: ftp\n    tables: {x: {}}\n")
+    with pytest.raises(ConfigError, match=r"sources\.billing: .*'documents', 'files', 'http'"):
         load_config(path)
 
 

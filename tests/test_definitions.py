@@ -26,7 +26,7 @@ ASSETS = [
     "serve/onboarding_docs",
     "unified/customer",
 ]
-STRUCTURAL = ["not_null__{pk}", "rejects", "row_count", "unique__{pk}"]
+STRUCTURAL = ["not_null__{pk}", "rejects", "row_count", "schema", "unique__{pk}"]
 CHECKS = sorted(
     [
         f"raw/{t}:{c.format(pk=pk)}"
@@ -48,7 +48,7 @@ CHECKS = sorted(
             ("serve/onboarding_docs", "doc_id"),
         ]
         for c in STRUCTURAL
-        if c != "rejects"
+        if c not in ("rejects", "schema")
     ]
     + [
         "raw/billing/invoices:between__amount",

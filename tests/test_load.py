@@ -35,13 +35,17 @@ def project(tmp_path: Path, csv: str = GOOD_CSV) -> tuple[HubConfig, Store]:
 
 
 def snapshot(store: Store) -> dict[str, list[tuple]]:
-    """Everything a load touches, to compare before and after a failed load."""
+    """Everything a load touches, to compare before and after a failed load (a refusal is
+    audited, as `load.refused`, and nothing else)."""
     with store.reader() as con:
         return {
             "raw": con.execute("SELECT * FROM raw.crm__clients ORDER BY id").fetchall(),
             "batches": con.execute("SELECT * FROM meta.batches ORDER BY loaded_at").fetchall(),
             "rejects": con.execute("SELECT * FROM rejects.crm__clients").fetchall(),
-            "audit": con.execute("SELECT * FROM meta.audit_log ORDER BY seq").fetchall(),
+            "state": con.execute("SELECT * FROM meta.source_state").fetchall(),
+            "audit": con.execute(
+                "SELECT * FROM meta.audit_log WHERE action <> 'load.refused' ORDER BY seq"
+            ).fetchall(),
         }
 
 
@@ -107,9 +111,14 @@ def test_load_appends_a_chained_audit_record(tmp_path: Path) -> None:
     assert (actor, action, target) == ("loader", "load", "raw.crm__clients")
     assert json.loads(details) == {
         "batch_id": result.batch_id,
+        "write": "replace",
         "rows": 2,
+        "read": 3,
+        "written": 2,
         "rejected": 1,
         "from": f"{tmp_path / 'crm'}/clients.*",
+        "cursor": None,
+        "schema_changes": [],
         "run_id": "run-1",
     }
 
@@ -165,7 +174,7 @@ def test_a_load_failing_inside_its_transaction_applies_nothing(tmp_path: Path) -
     before = snapshot(store)
     (tmp_path / "crm" / "clients.csv").write_text("id,name\n8,Finn,surplus\n9,Gus\n")
 
-    with pytest.raises(LoadError, match="source crm, table clients: the store refused"):
+    with pytest.raises(LoadError, match="source crm, table clients: the load failed"):
         load_table(config, store, "crm", "clients")
 
     assert snapshot(store) == before

@@ -167,7 +167,7 @@ def test_each_audience_reads_its_own_copy_masked_by_its_policy(built_demo: DemoP
     assert set(hub.tables(audience="steward").layer) >= {"raw", "rejects", "agents", "meta"}
     with pytest.raises(SandboxQueryError, match="reads the schemas meta, serve, unified"):
         hub.sql("SELECT * FROM raw.crm__clients")
-    assert len(hub.sql("SELECT * FROM meta.check_results")) == 40
+    assert len(hub.sql("SELECT * FROM meta.check_results")) == 46
 
 
 def test_the_analyst_copy_follows_the_store(built_demo: DemoProject) -> None:
@@ -177,7 +177,7 @@ def test_the_analyst_copy_follows_the_store(built_demo: DemoProject) -> None:
     before = evaluations()
     assert evaluations() == before  # nothing changed: the copy is reused
     assert materialize(built_demo.config_path, ["raw/crm/clients"]).success
-    assert evaluations() == before + 5  # republished on read: the store moved on
+    assert evaluations() == before + 6  # republished on read: the store moved on
 
 
 def test_a_pii_class_without_a_policy_is_a_config_error(tmp_path: Path) -> None:
