@@ -213,11 +213,12 @@ def _header(path: str, options: Csv, name: str, table: str) -> list[str]:
     if not options.header or path.lower().endswith(".zst"):
         return []
     try:
-        with _open_text(path, options.encoding) as text:
+        with _open_binary(path) as raw:
             for _ in range(options.skip):
-                text.readline()
-            line = text.readline().lstrip("\ufeff")
-    except (OSError, UnicodeDecodeError, EOFError) as exc:
+                raw.readline()
+            encoding = options.encoding.replace("utf-8", "utf-8-sig")
+            line = raw.readline().decode(encoding, errors="replace")
+    except (OSError, EOFError) as exc:
         raise SourceReadError(
             f"source {name}, table {table}: cannot read the header of {Path(path).name} "
             f"({exc}). Fix: check the file and `csv.encoding` ({options.encoding})."
@@ -242,10 +243,8 @@ def _guess_delimiter(line: str) -> str:
     return max(counts, key=counts.get) if any(counts.values()) else ","
 
 
-def _open_text(path: str, encoding: str) -> io.TextIOBase:
-    if path.lower().endswith(".gz"):
-        return gzip.open(path, "rt", encoding=encoding, newline="")
-    return open(path, encoding=encoding, newline="")  # noqa: SIM115
+def _open_binary(path: str) -> io.BufferedIOBase:
+    return gzip.open(path, "rb") if path.lower().endswith(".gz") else open(path, "rb")  # noqa: SIM115
 
 
 def _csv_rejects(
@@ -281,13 +280,12 @@ def _csv_rejects(
 
 
 def _line_bytes(path: str, position: int | None) -> bytes | None:
-    """The line at a byte offset as it is in the file, byte for byte."""
-    if position is None:
+    """The line at DuckDB's (1-based) byte position, as it is in the file, byte for byte."""
+    if not position:
         return None
-    opener = gzip.open if path.lower().endswith(".gz") else open
     try:
-        with opener(path, "rb") as file:
-            file.seek(position)
+        with _open_binary(path) as file:
+            file.seek(position - 1)
             return file.readline().rstrip(b"\r\n")
     except OSError:
         return None

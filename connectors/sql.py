@@ -262,6 +262,9 @@ def _to_batch(
     columns: list[str], rows: list[Any], schema: pa.Schema | None, origin: str, *where: str
 ) -> pa.RecordBatch:
     values = {c: [_plain(row[i]) for row in rows] for i, c in enumerate(columns)}
+    for field in schema or []:
+        if field.type == pa.bool_():  # MySQL answers 0/1 for BOOLEAN
+            values[field.name] = [None if v is None else bool(v) for v in values[field.name]]
     values[ORIGIN_COLUMN] = [origin] * len(rows)
     try:
         if schema is None:
@@ -306,6 +309,8 @@ def _arrow_type(column_type: Any) -> pa.DataType:
         (sa.JSON, pa.string()),
         (sa.Uuid, pa.string()),
     ]
+    if getattr(column_type, "display_width", None) == 1 and "TINYINT" in type(column_type).__name__:
+        return pa.bool_()  # MySQL's BOOLEAN is TINYINT(1)
     for kind, arrow in kinds:
         if isinstance(column_type, kind):
             if kind is sa.DateTime:

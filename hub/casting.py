@@ -15,7 +15,7 @@ from typing import Any
 import duckdb
 
 from connectors.base import ORIGIN_COLUMN, Reject, Table
-from hub.store import quote_ident, quote_literal
+from hub.store import quote_column, quote_ident, quote_literal
 
 ROW = "_hub_row"
 "The record number of each row read (1, 2, ...), for naming rejected records."
@@ -47,7 +47,7 @@ def typed(
         )
     selects, checks = [], []
     for name, kind, *_ in columns:
-        column = quote_ident(name)
+        column = quote_column(name)
         if name in (ROW, ORIGIN_COLUMN):
             selects.append(column)
             continue

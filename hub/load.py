@@ -23,7 +23,16 @@ from hub import audit, schema
 from hub.casting import ROW, CastingError, typed
 from hub.config import HubConfig
 from hub.secrets import scrub
-from hub.store import Store, new_batch_id, now, quote_ident, record_batch, table_exists, table_ref
+from hub.store import (
+    Store,
+    new_batch_id,
+    now,
+    quote_column,
+    quote_ident,
+    record_batch,
+    table_exists,
+    table_ref,
+)
 
 _REJECTS_DDL = """
 CREATE TABLE IF NOT EXISTS {table} (batch_id VARCHAR, source VARCHAR, location VARCHAR,
@@ -141,10 +150,7 @@ def _load(
     except CastingError as exc:
         raise LoadError(f"{where}: {exc}") from None
     except duckdb.Error as exc:
-        raise LoadError(
-            f"{where}: the load failed ({scrub(str(exc).strip())}); nothing was applied and the "
-            "previous data is kept. Fix the cause above and reload."
-        ) from None
+        raise LoadError(f"{where}: {_explained(exc)}") from None
     return result
 
 
@@ -189,7 +195,7 @@ def _apply(
             rejects,
         )
     if since is not None and spec.cursor:
-        cursor = quote_ident(spec.cursor)
+        cursor = quote_column(spec.cursor)
         con.execute(f"DELETE FROM {_TYPED} WHERE NOT ({cursor} > ?)", [since])
     read = con.execute(f"SELECT count(*) FROM {_TYPED}").fetchone()[0] + len(rejects)
     write = "replace" if full_refresh else spec.write
@@ -302,10 +308,10 @@ def _contract(
         )
     if contract == "discard_columns":
         for change in [c for c in found if c.change == "added"]:
-            con.execute(f"ALTER TABLE {_TYPED} DROP COLUMN {quote_ident(change.column)}")
+            con.execute(f"ALTER TABLE {_TYPED} DROP COLUMN {quote_column(change.column)}")
     if write != "replace":
         for change in found:
-            column = quote_ident(change.column)
+            column = quote_column(change.column)
             if change.change == "added" and contract != "discard_columns":
                 con.execute(f"ALTER TABLE {target} ADD COLUMN {column} {change.new_type}")
             elif change.change == "type_changed":
@@ -317,8 +323,8 @@ def _keep_latest_per_key(
     con: duckdb.DuckDBPyConnection, key: list[str], cursor: str | None
 ) -> None:
     """One row per key among the rows read: the latest by cursor, else the last read."""
-    keys = ", ".join(quote_ident(k) for k in key)
-    latest = f"{quote_ident(cursor)} DESC NULLS LAST, " if cursor else ""
+    keys = ", ".join(quote_column(k) for k in key)
+    latest = f"{quote_column(cursor)} DESC NULLS LAST, " if cursor else ""
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {_TYPED} AS SELECT * FROM {_TYPED} "
         f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {latest}{ROW} DESC) = 1"
@@ -330,10 +336,10 @@ def _merge(
 ) -> None:
     """Upsert on the primary key: update the rows whose key exists, insert the others."""
     columns = [c[0] for c in con.execute(f"DESCRIBE {data}", params).fetchall()]
-    sets = ", ".join(f"{quote_ident(c)} = s.{quote_ident(c)}" for c in columns)
-    names = ", ".join(quote_ident(c) for c in columns)
-    values = ", ".join(f"s.{quote_ident(c)}" for c in columns)
-    keys = ", ".join(quote_ident(k) for k in key)
+    sets = ", ".join(f"{quote_column(c)} = s.{quote_column(c)}" for c in columns)
+    names = ", ".join(quote_column(c) for c in columns)
+    values = ", ".join(f"s.{quote_column(c)}" for c in columns)
+    keys = ", ".join(quote_column(k) for k in key)
     con.execute(
         f"MERGE INTO {target} USING ({data}) s USING ({keys}) "
         f"WHEN MATCHED THEN UPDATE SET {sets} WHEN NOT MATCHED THEN INSERT ({names}) "
@@ -347,7 +353,7 @@ def _save_cursor(
 ) -> str | None:
     if not cursor:
         return None
-    column = quote_ident(cursor)
+    column = quote_column(cursor)
     value, kind = con.execute(
         f"SELECT CAST(max({column}) AS VARCHAR), any_value(typeof({column})) "
         f"FROM {table_ref('raw', name)}"
@@ -430,6 +436,23 @@ def _keep_refusal(
                 "run_id": run_id,
             },
         )
+
+
+def _explained(exc: duckdb.Error) -> str:
+    """DuckDB's error in one paragraph (not its list of possible fixes nor the SQL), with
+    what to do."""
+    text = scrub(str(exc)).split("\nPossible fixes")[0].split("\nLINE ")[0]
+    text = " ".join(text.split())
+    if "sniffing file" in text or "CSV parsing dialect" in text:
+        return (
+            f"the file could not be parsed as CSV ({text}); nothing was applied and the "
+            "previous data is kept. Fix: look for an unterminated quote or a delimiter that "
+            "changed, or set `csv:` (delimiter, quote, escape) for this source."
+        )
+    return (
+        f"the load failed ({text}); nothing was applied and the previous data is kept. "
+        "Fix the cause above and reload."
+    )
 
 
 def _drop_staging(con: duckdb.DuckDBPyConnection) -> None:

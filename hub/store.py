@@ -65,6 +65,11 @@ def quote_ident(name: str) -> str:
     return f'"{name}"'
 
 
+def quote_column(name: str) -> str:
+    """Quote a column name a source chose (any text: spaces, commas, quotes, unicode)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def quote_literal(value: str) -> str:
     """A SQL string literal, for the few statements that take no parameters (ATTACH)."""
     return "'" + value.replace("'", "''") + "'"
