@@ -27,11 +27,38 @@ def table_metadata(con: duckdb.DuckDBPyConnection, config: HubConfig, ref: str, 
     columns = con.execute(f"DESCRIBE {table_ref(schema, table)}").fetchall()
     shown = masked_columns(con, config, ref, "analyst")
     preview = con.execute(f"SELECT {shown} FROM {table_ref(schema, table)} LIMIT 5").df()
+    described = _descriptions(config, ref)
     return {
         "table": ref,
         "dagster/row_count": rows,
         "dagster/column_schema": dg.TableSchema(
-            columns=[dg.TableColumn(name=c[0], type=str(c[1])) for c in columns]
+            columns=[
+                dg.TableColumn(name=c[0], type=str(c[1]), description=described.get(c[0]))
+                for c in columns
+            ]
         ),
         "preview": dg.MetadataValue.md(preview.to_markdown(index=False)),
     }
+
+
+def _descriptions(config: HubConfig, ref: str) -> dict[str, str]:
+    """column -> its description from hub.yaml, with its declared type and PII class."""
+    layer, _, name = ref.partition(".")
+    declared: dict = {}
+    if layer == "raw":
+        source, _, table = name.partition("__")
+        declared = config.sources[source].tables[table].columns if source in config.sources else {}
+    elif layer == "unified" and name in config.entities:
+        declared = config.entities[name].fields
+    elif layer == "serve" and name in config.serve:
+        declared = config.serve[name].columns
+    found = {}
+    for column, spec in declared.items():
+        notes = [
+            f"declared {spec.type}" if getattr(spec, "type", None) else "",
+            f"PII: {spec.pii}" if spec.pii else "",
+        ]
+        text = " ".join([spec.description, *(f"({n})" for n in notes if n)]).strip()
+        if text:
+            found[column] = text
+    return found

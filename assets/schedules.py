@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from hub.config import HubConfig
+from hub.config import ConfigError, HubConfig
 
 ALL_ASSETS_JOB = "all_assets"
 
@@ -24,12 +24,18 @@ def jobs_and_schedules(config: HubConfig) -> tuple[list, list[dg.ScheduleDefinit
             description=f"Reload source {source} and everything built from it.",
         )
         jobs.append(job)
-        schedules.append(
-            dg.ScheduleDefinition(
+        try:
+            schedule = dg.ScheduleDefinition(
                 name=f"refresh_{source}_schedule",
                 job=job,
                 cron_schedule=source_config.schedule,
                 default_status=dg.DefaultScheduleStatus.STOPPED,
             )
-        )
+        except dg.DagsterInvalidDefinitionError:
+            raise ConfigError(
+                f"{config.root / 'hub.yaml'}: sources.{source}.schedule: "
+                f"{source_config.schedule!r} is not a cron expression. Fix: write five fields, "
+                'e.g. "0 6 * * *" (every day at 06:00).'
+            ) from None
+        schedules.append(schedule)
     return jobs, schedules

@@ -1,28 +1,38 @@
 """Benchmarks: Groundwork's paths against a baseline measured in the same run.
 
-    .venv/bin/python benchmarks/run.py [--rows N]
+    .venv/bin/python benchmarks/run.py [--scale 1.0] [--only csv,postgres,...]
 
-1. Loading a CSV file: `hub.load.load_table` (files connector -> Arrow -> one transaction with
-   lineage, rejects, batch and audit) against DuckDB's own `read_csv` into a table.
-2. Checking a table: the GX bridge on pandas (four expectations) against the same four rules
-   as one hand-written DuckDB SQL pass.
-Ratios above 1 mean Groundwork is slower than the baseline. Nothing here asserts a threshold.
+Each benchmark runs in its own process (its peak memory is that process's):
+- csv: 5M rows with declared types and `NA` nulls, `hub.load` against DuckDB's `CREATE TABLE
+  ... AS SELECT * FROM read_csv(...)` with the same options;
+- postgres / mariadb: 1M rows, against DuckDB's scanner (the limit) and pandas.read_sql;
+- http: 100,000 records at 1,000 a page, against a bare httpx loop plus DuckDB read_json;
+- incremental: 1% new or changed rows (PostgreSQL, merge on a cursor) against the full load;
+- checks: four checks through the GX bridge on pandas against one DuckDB SQL pass.
+Ratios above 1 mean Groundwork is slower. Nothing here asserts a threshold.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import resource
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import duckdb
 
-from hub.config import HubConfig
-from hub.load import load_table
-from hub.store import Store
-from quality.gx_bridge import run_expectations
-from quality.specs import CheckSpec
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks import sources  # noqa: E402
+from quality.gx_bridge import run_expectations  # noqa: E402
+from quality.specs import CheckSpec  # noqa: E402
+
+SIZES = {"csv": 5_000_000, "postgres": 1_000_000, "mariadb": 1_000_000, "http": 100_000}
+SIZES |= {"incremental": 1_000_000, "checks": 1_000_000}
 
 
 def timed(fn) -> float:  # noqa: ANN001
@@ -31,44 +41,12 @@ def timed(fn) -> float:  # noqa: ANN001
     return time.perf_counter() - started
 
 
-def write_csv(folder: Path, rows: int) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "events.csv"
-    duckdb.sql(
-        f"COPY (SELECT i AS event_id, 'user' || (i % 9973) || '@example.com' AS email, "
-        f"i % 7 AS kind, round(random() * 1000, 2) AS amount, "
-        f"DATE '2026-01-01' + (i % 300)::INT AS day FROM range({rows}) t(i)) "
-        f"TO '{path}' (HEADER)"
-    )
-    return path
-
-
-def bench_load(root: Path, rows: int) -> tuple[float, float]:
-    csv = write_csv(root / "files", rows)
-    baseline = timed(
-        lambda: duckdb.connect(str(root / "baseline.duckdb")).execute(
-            f"CREATE TABLE events AS SELECT * FROM read_csv('{csv}')"
-        )
-    )
-    config = HubConfig.model_validate(
-        {
-            "sources": {
-                "bench": {
-                    "kind": "files",
-                    "path": "files",
-                    "tables": {"events": {"primary_key": ["event_id"]}},
-                }
-            },
-            "root": root,
-        }
-    )
-    store = Store(root / "hub.duckdb")
-    ours = timed(lambda: load_table(config, store, "bench", "events"))
-    return ours, baseline
-
-
-def bench_checks(root: Path) -> tuple[float, float]:
+def bench_checks(root: Path, rows: int) -> dict[str, float]:
     path = str(root / "baseline.duckdb")
+    duckdb.connect(path).execute(
+        f"CREATE TABLE events AS SELECT i AS event_id, 'user' || (i % 9973) || '@example.com' "
+        f"AS email, round(random() * 1000, 2) AS amount FROM range({rows}) t(i)"
+    ).close()
     frame = duckdb.connect(path, read_only=True).execute("SELECT * FROM events").df()
     specs = [
         CheckSpec(
@@ -102,24 +80,56 @@ def bench_checks(root: Path) -> tuple[float, float]:
             "count(*) FILTER (WHERE amount NOT BETWEEN 0 AND 1000) FROM events"
         ).fetchall()
     )
-    return ours, baseline
+    return {"GX bridge on pandas": ours, "DuckDB SQL pass": baseline}
+
+
+RUNS = {
+    "csv": sources.csv,
+    "postgres": sources.sql,
+    "mariadb": lambda root, rows: sources.sql(root, rows, sources.MARIADB),
+    "http": sources.http,
+    "incremental": sources.incremental,
+    "checks": bench_checks,
+}
+
+
+def one(name: str, rows: int) -> None:
+    """Run one benchmark here and print its seconds and this process's peak memory."""
+    with tempfile.TemporaryDirectory() as folder:
+        seconds = RUNS[name](Path(folder), rows)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": seconds, "peak_mib": round(peak)}))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    rows = parser.parse_args().rows
-    with tempfile.TemporaryDirectory() as folder:
-        root = Path(folder)
-        load = bench_load(root, rows)
-        checks = bench_checks(root)
-    print(f"{rows:,} rows")
-    print(f"{'what':<34}{'groundwork s':>14}{'baseline s':>12}{'ratio':>8}")
-    for name, (ours, baseline) in (
-        ("CSV load vs DuckDB read_csv", load),
-        ("4 checks: GX/pandas vs DuckDB SQL", checks),
-    ):
-        print(f"{name:<34}{ours:>14.2f}{baseline:>12.2f}{ours / baseline:>8.1f}")
+    parser.add_argument("--scale", type=float, default=1.0, help="Multiply every size by this.")
+    parser.add_argument("--only", default=",".join(RUNS), help="Comma-separated benchmarks.")
+    parser.add_argument("--one", help=argparse.SUPPRESS)
+    parser.add_argument("--rows", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        one(args.one, args.rows)
+        return
+    print(f"{'benchmark':<13}{'rows':>11}  {'what':<34}{'seconds':>9}{'ratio':>7}{'peak MiB':>10}")
+    for name in args.only.split(","):
+        rows = max(1000, int(SIZES[name] * args.scale))
+        done = subprocess.run(
+            [sys.executable, __file__, "--one", name, "--rows", str(rows)],
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode != 0:
+            last = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
+            print(f"{name:<13}{rows:>11,}  failed: {last}")
+            continue
+        measured = json.loads(done.stdout.strip().splitlines()[-1])
+        (ours_label, ours), *baselines = measured["seconds"].items()
+        print(
+            f"{name:<13}{rows:>11,}  {ours_label:<34}{ours:>9.2f}{'':>7}{measured['peak_mib']:>10}"
+        )
+        for label, seconds in baselines:
+            print(f"{'':<13}{'':>11}  {label:<34}{seconds:>9.2f}{ours / seconds:>7.2f}")
 
 
 if __name__ == "__main__":

@@ -159,7 +159,6 @@ def _csv_arguments(
         "rejects_table": rejects_table,
         "rejects_scan": rejects_scan,
         "nullstr": source.null_values_of(config),
-        "sample_size": -1,
     }
     for key in ("delimiter", "quote", "escape"):
         if getattr(options, key) is not None:
@@ -174,6 +173,8 @@ def _csv_arguments(
         )
     if declared:
         arguments["types"] = {c: t for c, t in declared.items() if c in seen or not options.header}
+    if not seen or not seen <= set(declared):  # types to infer: from the whole file, not a sample
+        arguments["sample_size"] = -1
     for type_name, option in (("TIMESTAMP", "timestampformat"), ("DATE", "dateformat")):
         formats = {
             c.format

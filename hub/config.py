@@ -250,6 +250,13 @@ class HubConfig(Model):
                     "so remove it from `reads`"
                 )
         self._policies_cover_every_pii_class()
+        raw_names = [f"{s}__{t}" for s, t, _ in self.raw_tables()]
+        twice = sorted({n for n in raw_names if raw_names.count(n) > 1})
+        if twice:
+            raise ValueError(
+                f"sources and tables map onto the same raw table(s) {twice} "
+                "(`<source>__<table>`); rename a source or a table"
+            )
         return self
 
     def _policies_cover_every_pii_class(self) -> None:
@@ -300,6 +307,26 @@ class HubConfig(Model):
         return [(s, t, cfg) for s, src in self.sources.items() for t, cfg in src.tables.items()]
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key written twice in one mapping (YAML would keep the
+    last one silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict[Any, Any] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"the key {key!r} appears twice (first on line {seen[key].line + 1}); "
+                    "YAML would keep only the last one",
+                    key_node.start_mark,
+                )
+            seen[key] = key_node.start_mark
+        return super().construct_mapping(node, deep=deep)
+
+
 def config_path(path: str | Path | None = None) -> Path:
     """The hub.yaml to use: the argument, else `$HUB_CONFIG`, else `./hub.yaml`."""
     return Path(path or os.environ.get(CONFIG_ENV) or DEFAULT_FILE).resolve()
@@ -313,9 +340,9 @@ def load_config(path: str | Path | None = None) -> HubConfig:
             f"or point {CONFIG_ENV} at your project's hub.yaml."
         )
     try:
-        data = yaml.safe_load(file.read_text()) or {}
+        data = yaml.load(file.read_text(), Loader=_UniqueKeyLoader) or {}  # noqa: S506 - safe
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{file}: not valid YAML: {exc}. Fix the syntax at that line.") from exc
+        raise ConfigError(f"{file}: not valid YAML: {exc}. Fix the syntax at that line.") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{file}: the top level must be a mapping of sections.")
     data = interpolate(data, file=file)

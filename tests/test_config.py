@@ -76,3 +76,27 @@ def test_missing_file_says_how_to_start(tmp_path: Path) -> None:
 def test_relative_paths_resolve_against_the_file(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, "store: {path: d/hub.duckdb}\n"))
     assert config.resolve(config.store.path) == tmp_path / "d" / "hub.duckdb"
+
+
+def test_a_key_twice_colliding_tables_and_a_bad_cron_are_config_errors(tmp_path: Path) -> None:
+    from assets import build_definitions
+
+    path = write(
+        tmp_path,
+        "sources:\n  a: {kind: files, path: x, tables: {t: {}}}\n"
+        "  a: {kind: files, path: y, tables: {t: {}}}\n",
+    )
+    with pytest.raises(ConfigError, match=r"the key 'a' appears twice \(first on line 2\)"):
+        load_config(path)
+    path = write(
+        tmp_path,
+        "sources:\n  a__b: {kind: files, path: x, tables: {c: {}}}\n"
+        "  a: {kind: files, path: y, tables: {b__c: {}}}\n",
+    )
+    with pytest.raises(ConfigError, match=r"the same raw table\(s\) \['a__b__c'\]"):
+        load_config(path)
+    path = write(
+        tmp_path, "sources:\n  a: {kind: files, path: x, schedule: '61 * * * *', tables: {t: {}}}\n"
+    )
+    with pytest.raises(ConfigError, match=r"sources.a.schedule: '61 \* \* \* \*' is not a cron"):
+        build_definitions(load_config(path), str(path))
