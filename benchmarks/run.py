@@ -93,29 +93,38 @@ RUNS = {
 }
 
 
-def one(name: str, rows: int) -> None:
-    """Run one benchmark here and print its seconds and this process's peak memory."""
-    with tempfile.TemporaryDirectory() as folder:
-        seconds = RUNS[name](Path(folder), rows)
+def one(name: str, rows: int, repeat: int) -> None:
+    """Run one benchmark here (`repeat` times, keeping each label's best) and print its
+    seconds and this process's peak memory. pandas is imported first: every Dagster step
+    process has it, and DuckDB imports it on first use."""
+    import pandas  # noqa: F401
+
+    best: dict[str, float] = {}
+    for _ in range(repeat):
+        with tempfile.TemporaryDirectory() as folder:
+            for label, seconds in RUNS[name](Path(folder), rows).items():
+                best[label] = min(seconds, best.get(label, seconds))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": seconds, "peak_mib": round(peak)}))
+    print(json.dumps({"seconds": best, "peak_mib": round(peak)}))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0, help="Multiply every size by this.")
     parser.add_argument("--only", default=",".join(RUNS), help="Comma-separated benchmarks.")
+    parser.add_argument("--repeat", type=int, default=2, help="Runs per benchmark; best kept.")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--rows", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        one(args.one, args.rows)
+        one(args.one, args.rows, args.repeat)
         return
     print(f"{'benchmark':<13}{'rows':>11}  {'what':<34}{'seconds':>9}{'ratio':>7}{'peak MiB':>10}")
     for name in args.only.split(","):
         rows = max(1000, int(SIZES[name] * args.scale))
         done = subprocess.run(
-            [sys.executable, __file__, "--one", name, "--rows", str(rows)],
+            [sys.executable, __file__, "--one", name, "--rows", str(rows)]
+            + ["--repeat", str(args.repeat)],
             capture_output=True,
             text=True,
         )

@@ -154,6 +154,9 @@ class Extract:
     "True when the reader itself applied the cursor (only rows past it were read)."
     cleanup: Callable[[], None] | None = None
     "Called once the load is over, whatever happened (a spool file to remove)."
+    explain: Callable[[Exception], str | None] | None = None
+    "What a DuckDB error while reading means for this source (a missing table, a server"
+    "that cannot be reached), in words with the fix; None: the loader's own words."
 
 
 def with_origin(rows: pa.Table, origin: str | list[str]) -> pa.Table:

@@ -160,7 +160,6 @@ def read(
         location=where,
         sql="SELECT * FROM read_json(?, format = 'newline_delimited', sample_size = -1)",
         params=[str(spool)],
-        apply_null_values=True,
         apply_types=True,
         rejects=rejects,
         pushed_down=since is not None and config.cursor_param is not None,
@@ -217,6 +216,7 @@ def _fetch(
     elif auth and auth.basic:
         basic = (auth.basic.user, auth.basic.password)
     rejects: list[Reject] = []
+    nulls = set(source.null_values_of(config))  # texts meaning NULL, applied as records spool
     count, total = 0, 0
     seen: set[str] = set()
     url: str | None = first
@@ -245,6 +245,7 @@ def _fetch(
             records, document = _records(body, response, config, name, table, shown)
             for index, record in enumerate(records):
                 if isinstance(record, dict):
+                    record = {k: None if v in nulls else v for k, v in record.items()}
                     out.write(json.dumps({**record, ORIGIN_COLUMN: shown}) + "\n")
                     count += 1
                 else:

@@ -106,7 +106,6 @@ def _scan(url: Any, backend: str, name: str, table: str, config: Table, since: o
         source_sql = f"{function}({_literal(alias)}, {_literal(config.query)})"
     else:
         source_sql = f"{alias}.{_qualified(config.name or table)}"
-        _require_table(connect, extension, source_sql, name, table, shown)
     where, params = _cursor_filter(config.cursor, since)
     drop_secret = [] if backend == "sqlite" else [f"DROP TEMPORARY SECRET IF EXISTS {alias}"]
     return Extract(
@@ -117,34 +116,24 @@ def _scan(url: Any, backend: str, name: str, table: str, config: Table, since: o
         teardown=[f"DETACH {alias}", *drop_secret],
         apply_types=True,
         pushed_down=since is not None and bool(config.cursor),
+        explain=lambda exc: _explain(exc, name, table, shown),
     )
 
 
-def _require_table(
-    connect: list[str], extension: str, source_sql: str, name: str, table: str, shown: str
-) -> None:
-    """Say which table is missing (or why the database cannot be reached) before the load."""
+def _explain(exc: Exception, name: str, table: str, shown: str) -> str:
+    """A scanner's error in the words of the other path (SQLAlchemy's)."""
     import duckdb
 
-    con = duckdb.connect()
-    try:
-        con.execute(f"LOAD {extension}")
-        for statement in connect:
-            con.execute(statement)
-        con.execute(f"SELECT * FROM {source_sql} LIMIT 0")
-    except duckdb.CatalogException:
-        raise SourceReadError(
+    if isinstance(exc, duckdb.CatalogException) and "does not exist" in str(exc):
+        return (
             f"source {name}: table {table!r} does not exist in {shown}. "
             "Fix: correct the table name under `tables` (or `name:`) in hub.yaml."
-        ) from None
-    except duckdb.Error as exc:
-        raise SourceReadError(
-            f"source {name}, table {table}: cannot read from {shown}: "
-            f"{secrets.scrub(str(exc).splitlines()[0])}. "
-            "Fix: check that the database is reachable and the URL in hub.yaml is right."
-        ) from None
-    finally:
-        con.close()
+        )
+    return (
+        f"source {name}, table {table}: cannot read from {shown}: "
+        f"{secrets.scrub(str(exc).splitlines()[0])}. "
+        "Fix: check that the database is reachable and the URL in hub.yaml is right."
+    )
 
 
 @cache

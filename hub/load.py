@@ -18,7 +18,7 @@ import duckdb
 import pyarrow as pa
 
 from connectors import Extract, Reject, SourceReadError, reader_for
-from connectors.base import ORIGIN_COLUMN
+from connectors.base import ORIGIN_COLUMN, SourceBase, Table
 from hub import audit, schema
 from hub.casting import ROW, CastingError, typed
 from hub.config import HubConfig
@@ -150,7 +150,8 @@ def _load(
     except CastingError as exc:
         raise LoadError(f"{where}: {exc}") from None
     except duckdb.Error as exc:
-        raise LoadError(f"{where}: {_explained(exc)}") from None
+        explained = extract.explain(exc) if extract.explain else None
+        raise LoadError(explained or f"{where}: {_explained(exc)}") from None
     return result
 
 
@@ -169,39 +170,32 @@ def _apply(
     src = config.sources[source]
     spec = src.tables[table]
     name = raw_table_name(source, table)
-    _stage(con, extract)
-    rejects = list(extract.rejects)
-    if extract.collect_rejects:
-        rejects += extract.collect_rejects(con)
-    rejects += typed(
-        con,
-        _READ,
-        _TYPED,
-        spec,
-        null_values=src.null_values_of(spec),
-        apply_null_values=extract.apply_null_values,
-        apply_types=extract.apply_types,
-    )
-    present = set(schema.columns_of(con, _TYPED))
-    missing = [
-        c for c in [*spec.primary_key, *([spec.cursor] if spec.cursor else [])] if c not in present
-    ]
-    if missing:
-        raise _Refused(
-            f"{extract.location} has no column(s) {missing} (primary key or cursor; it has "
-            f"{sorted(present)}), so the previous data is kept. Fix: correct `primary_key` / "
-            "`cursor` in hub.yaml, or the source.",
-            [],
-            rejects,
-        )
-    if since is not None and spec.cursor:
-        cursor = quote_column(spec.cursor)
-        con.execute(f"DELETE FROM {_TYPED} WHERE NOT ({cursor} > ?)", [since])
-    read = con.execute(f"SELECT count(*) FROM {_TYPED}").fetchone()[0] + len(rejects)
     write = "replace" if full_refresh else spec.write
-    incremental = since is not None or write != "replace"
+    target = table_ref("raw", name)
+    lineage = {"_hub_source": source, "_hub_batch_id": batch_id, "_hub_loaded_at": now()}
     exists = table_exists(con, "raw", name)
-    if read == len(rejects) and (not incremental or rejects):
+    previous = schema.columns_of(con, target) if exists else None
+    casts = extract.apply_types and bool(spec.declared_types())
+    nulls = extract.apply_null_values and bool(src.null_values_of(spec))
+    if write == "replace" and since is None and not casts and not nulls:
+        # the fast path: the source is read straight into the new raw table
+        rows_sql = _register(con, extract)
+        constants = ", ".join(f"? AS {quote_ident(k)}" for k in lineage)
+        con.execute(
+            f"CREATE OR REPLACE TABLE {target} AS SELECT *, {constants} FROM ({rows_sql})",
+            [*lineage.values(), *extract.params],  # the constants come first in the text
+        )
+        _unregister(con, extract)
+        rejects = _reader_rejects(con, extract)
+        written = read_good = con.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
+        checked = target
+    else:
+        rejects, read_good, written, checked = _staged(
+            con, src, spec, name, extract, since, write, exists, lineage
+        )
+    read = read_good + len(rejects)
+    _require_columns(con, checked, spec, extract, rejects)
+    if read_good == 0 and (write == "replace" and since is None or rejects):
         kept = f"; its {len(rejects)} rejected row(s) are kept in rejects.{name}" if rejects else ""
         good = "good " if rejects else ""
         raise _Refused(
@@ -211,25 +205,14 @@ def _apply(
             [],
             rejects,
         )
-    if read == 0:
+    if read_good == 0:
         return _nothing_new(con, name, extract, spec.cursor)
     contract = src.contract_of(spec)
-    found = _contract(con, name, contract, write, exists)
-    target = table_ref("raw", name)
-    lineage = {"_hub_source": source, "_hub_batch_id": batch_id, "_hub_loaded_at": now()}
-    constants = ", ".join(f"? AS {quote_ident(k)}" for k in lineage)
-    written = con.execute(f"SELECT count(*) FROM {_TYPED}").fetchone()[0]
-    if write == "merge" and exists:
-        _keep_latest_per_key(con, spec.primary_key, spec.cursor)
-        written = con.execute(f"SELECT count(*) FROM {_TYPED}").fetchone()[0]
-    data = f"SELECT * EXCLUDE ({ROW}), {constants} FROM {_TYPED}"
-    if write == "replace" or not exists:
-        con.execute(f"CREATE OR REPLACE TABLE {target} AS {data}", list(lineage.values()))
-    elif write == "append":
-        con.execute(f"INSERT INTO {target} BY NAME {data}", list(lineage.values()))
-    else:
-        _merge(con, target, data, list(lineage.values()), spec.primary_key)
-    cursor_value = _save_cursor(con, name, spec.cursor, batch_id)
+    found = schema.changes(previous, schema.columns_of(con, checked)) if previous else []
+    _enforce(con, found, contract, checked, target, write)
+    if checked != target:
+        _write(con, target, write, exists, lineage, spec)
+    cursor_value = _save_cursor(con, name, spec.cursor, batch_id, since, checked)
     rows = con.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
     _keep_rejects(con, name, source, batch_id, rejects)
     record_batch(con, batch_id, f"raw.{name}", source, rows, len(rejects), run_id, read=read)
@@ -268,36 +251,116 @@ def _apply(
     )
 
 
-def _stage(con: duckdb.DuckDBPyConnection, extract: Extract) -> None:
-    """The rows read, numbered, in a temporary table."""
-    numbered = f"SELECT row_number() OVER () AS {ROW}, * FROM ({{}})"
+def _staged(
+    con: duckdb.DuckDBPyConnection,
+    src: SourceBase,
+    spec: Table,
+    name: str,
+    extract: Extract,
+    since: object,
+    write: str,
+    exists: bool,
+    lineage: dict[str, object],
+) -> tuple[list[Reject], int, int, str]:
+    """The rows read, numbered and typed in a temporary table, past the cursor, one per key
+    for a merge: (rejects, good rows read, rows to write, the staging table)."""
+    numbered = f"SELECT row_number() OVER () AS {ROW}, * FROM ({_register(con, extract)})"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {_READ} AS {numbered}", extract.params)
+    _unregister(con, extract)
+    rejects = _reader_rejects(con, extract)
+    rejects += typed(
+        con,
+        _READ,
+        _TYPED,
+        spec,
+        null_values=src.null_values_of(spec),
+        apply_null_values=extract.apply_null_values,
+        apply_types=extract.apply_types,
+    )
+    _require_columns(con, _TYPED, spec, extract, rejects)
+    if since is not None and spec.cursor:
+        cursor = quote_column(spec.cursor)
+        con.execute(f"DELETE FROM {_TYPED} WHERE NOT ({cursor} > ?)", [since])
+    read_good = con.execute(f"SELECT count(*) FROM {_TYPED}").fetchone()[0]
+    if write == "merge" and exists and read_good:
+        _keep_latest_per_key(con, spec.primary_key, spec.cursor)
+    written = con.execute(f"SELECT count(*) FROM {_TYPED}").fetchone()[0]
+    return rejects, read_good, written, _TYPED
+
+
+def _write(
+    con: duckdb.DuckDBPyConnection,
+    target: str,
+    write: str,
+    exists: bool,
+    lineage: dict[str, object],
+    spec: Table,
+) -> None:
+    """The staged rows into the raw table, by the table's write disposition."""
+    constants = ", ".join(f"? AS {quote_ident(k)}" for k in lineage)
+    data = f"SELECT * EXCLUDE ({ROW}), {constants} FROM {_TYPED}"
+    if write == "replace" or not exists:
+        con.execute(f"CREATE OR REPLACE TABLE {target} AS {data}", list(lineage.values()))
+    elif write == "append":
+        con.execute(f"INSERT INTO {target} BY NAME {data}", list(lineage.values()))
+    else:
+        _merge(con, target, data, list(lineage.values()), spec.primary_key)
+
+
+def _register(con: duckdb.DuckDBPyConnection, extract: Extract) -> str:
+    """The SELECT producing the rows read (Arrow batches registered as a view first)."""
     if extract.sql is not None:
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {_READ} AS {numbered.format(extract.sql)}",
-            extract.params,
-        )
-        return
-    schema_ = extract.schema or pa.schema([(ORIGIN_COLUMN, pa.string())])
-    batches = pa.RecordBatchReader.from_batches(schema_, iter(extract.batches or []))
+        return extract.sql
+    arrow_schema = extract.schema or pa.schema([(ORIGIN_COLUMN, pa.string())])
+    batches = pa.RecordBatchReader.from_batches(arrow_schema, iter(extract.batches or []))
     con.register("_hub_arrow", batches)
-    try:
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {_READ} AS {numbered.format('SELECT * FROM _hub_arrow')}"
-        )
-    finally:
+    return "SELECT * FROM _hub_arrow"
+
+
+def _unregister(con: duckdb.DuckDBPyConnection, extract: Extract) -> None:
+    if extract.sql is None:
         con.unregister("_hub_arrow")
 
 
-def _contract(
-    con: duckdb.DuckDBPyConnection, name: str, contract: str, write: str, exists: bool
-) -> list[schema.Change]:
-    """Compare what was read with the raw table; apply the contract; return the changes."""
-    if not exists:
-        return []
-    target = table_ref("raw", name)
-    found = schema.changes(schema.columns_of(con, target), schema.columns_of(con, _TYPED))
+def _reader_rejects(con: duckdb.DuckDBPyConnection, extract: Extract) -> list[Reject]:
+    rejects = list(extract.rejects)
+    if extract.collect_rejects:
+        rejects += extract.collect_rejects(con)
+    return rejects
+
+
+def _require_columns(
+    con: duckdb.DuckDBPyConnection,
+    relation: str,
+    spec: Table,
+    extract: Extract,
+    rejects: list[Reject],
+) -> None:
+    present = set(schema.columns_of(con, relation))
+    needed = [*spec.primary_key, *([spec.cursor] if spec.cursor else [])]
+    missing = [c for c in needed if c not in present]
+    if missing:
+        raise _Refused(
+            f"{extract.location} has no column(s) {missing} (primary key or cursor; it has "
+            f"{sorted(present)}), so the previous data is kept. Fix: correct `primary_key` / "
+            "`cursor` in hub.yaml, or the source.",
+            [],
+            rejects,
+        )
+
+
+def _enforce(
+    con: duckdb.DuckDBPyConnection,
+    found: list[schema.Change],
+    contract: str,
+    read: str,
+    target: str,
+    write: str,
+) -> None:
+    """Apply the table's contract to the changes between the raw table and what was `read`
+    (the new table itself on the fast path, else the staged rows)."""
     if not found:
-        return []
+        return
     if contract == "freeze":
         raise _Refused(
             "the schema changed (" + "; ".join(map(str, found)) + ") and the table's contract "
@@ -308,15 +371,15 @@ def _contract(
         )
     if contract == "discard_columns":
         for change in [c for c in found if c.change == "added"]:
-            con.execute(f"ALTER TABLE {_TYPED} DROP COLUMN {quote_column(change.column)}")
-    if write != "replace":
-        for change in found:
-            column = quote_column(change.column)
-            if change.change == "added" and contract != "discard_columns":
-                con.execute(f"ALTER TABLE {target} ADD COLUMN {column} {change.new_type}")
-            elif change.change == "type_changed":
-                con.execute(f"ALTER TABLE {target} ALTER {column} TYPE {change.new_type}")
-    return found
+            con.execute(f"ALTER TABLE {read} DROP COLUMN {quote_column(change.column)}")
+    if write == "replace" or read == target:
+        return
+    for change in found:  # append or merge into the existing table: it follows the source
+        column = quote_column(change.column)
+        if change.change == "added" and contract != "discard_columns":
+            con.execute(f"ALTER TABLE {target} ADD COLUMN {column} {change.new_type}")
+        elif change.change == "type_changed":
+            con.execute(f"ALTER TABLE {target} ALTER {column} TYPE {change.new_type}")
 
 
 def _keep_latest_per_key(
@@ -349,22 +412,28 @@ def _merge(
 
 
 def _save_cursor(
-    con: duckdb.DuckDBPyConnection, name: str, cursor: str | None, batch_id: str
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    cursor: str | None,
+    batch_id: str,
+    since: object,
+    read: str,
 ) -> str | None:
+    """Keep the cursor's new value: the largest read, if past the last one."""
     if not cursor:
         return None
     column = quote_column(cursor)
-    value, kind = con.execute(
-        f"SELECT CAST(max({column}) AS VARCHAR), any_value(typeof({column})) "
-        f"FROM {table_ref('raw', name)}"
+    value, kind, text = con.execute(
+        f"SELECT max({column}), any_value(typeof({column})), CAST(max({column}) AS VARCHAR) "
+        f"FROM {read}"
     ).fetchone()
-    if value is None:
-        return None
+    if value is None or (since is not None and not value > since):
+        return None if since is None else str(since)
     con.execute(
         "INSERT OR REPLACE INTO meta.source_state VALUES (?, ?, ?, ?, ?, ?)",
-        [f"raw.{name}", cursor, value, kind, batch_id, now()],
+        [f"raw.{name}", cursor, text, kind, batch_id, now()],
     )
-    return value
+    return text
 
 
 def _nothing_new(

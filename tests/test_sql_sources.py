@@ -98,6 +98,10 @@ def test_every_row_and_type_read_by_scanner_or_sqlalchemy(
     result = project.load("crm", name)
 
     assert (result.read, result.written, result.rejected) == (2, 2, 0)
+    [(source, origin)] = project.sql(
+        f"SELECT DISTINCT _hub_source, _hub_origin FROM raw.crm__{name}"
+    )
+    assert source == "crm" and origin.endswith(f"#{name}") and ":***@" not in origin.split("//")[0]
     rows = project.sql(
         f"SELECT id, name, amount, active, seen, updated FROM raw.crm__{name} ORDER BY id"
     )
