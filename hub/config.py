@@ -214,6 +214,8 @@ class StoreConfig(Model):
     "The copy of the agent audience's products that agents read, read-only."
     analyst_path: str = "data/analyst.duckdb"
     "The analyst audience's masked copy of `unified`, `serve` and the check results."
+    lock_timeout: float = 300.0
+    "Seconds to wait while another process writes the store (a load holds it while it reads)."
 
 
 class HubConfig(Model):

@@ -11,8 +11,8 @@ class HubResource(dg.ConfigurableResource):
 
     config_path: str
     "Path of hub.yaml."
-    lock_timeout: float = 60.0
-    "Seconds to wait for another process's write lock on the store."
+    lock_timeout: float | None = None
+    "Seconds to wait for another process's write lock on the store (default: hub.yaml's)."
 
     @property
     def config(self) -> HubConfig:

@@ -102,9 +102,10 @@ class Store:
     lock_timeout: float = LOCK_TIMEOUT_SECONDS
 
     @classmethod
-    def of(cls, config: HubConfig, lock_timeout: float = LOCK_TIMEOUT_SECONDS) -> Store:
-        """The store a project's hub.yaml names."""
-        return cls(config.resolve(config.store.path), lock_timeout)
+    def of(cls, config: HubConfig, lock_timeout: float | None = None) -> Store:
+        """The store a project's hub.yaml names (waiting `store.lock_timeout` for a lock)."""
+        wait = config.store.lock_timeout if lock_timeout is None else lock_timeout
+        return cls(config.resolve(config.store.path), wait)
 
     @property
     def audit_anchor(self) -> Path:
