@@ -150,8 +150,6 @@ class Extract:
     "Rows the reader itself had to reject."
     collect_rejects: Callable[[Any], list[Reject]] | None = None
     "Called with the store connection after `sql` ran: the rejects DuckDB kept (CSV)."
-    pushed_down: bool = False
-    "True when the reader itself applied the cursor (only rows past it were read)."
     cleanup: Callable[[], None] | None = None
     "Called once the load is over, whatever happened (a spool file to remove)."
     explain: Callable[[Exception], str | None] | None = None

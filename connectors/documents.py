@@ -9,6 +9,7 @@ plain values, is rejected with its path and the reason.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import re
 from pathlib import Path
@@ -102,9 +103,9 @@ def front_matter(text: str) -> tuple[dict[str, str], str]:
         values = yaml.safe_load(head) or {}
     except yaml.YAMLError as exc:
         raise ValueError(f"not valid YAML ({exc})") from None
+    plain = str | int | float | bool | datetime.date  # YAML reads 2024-05-01 as a date
     if not isinstance(values, dict) or not all(
-        isinstance(k, str) and (v is None or isinstance(v, str | int | float | bool))
-        for k, v in values.items()
+        isinstance(k, str) and (v is None or isinstance(v, plain)) for k, v in values.items()
     ):
         raise ValueError("it must be a mapping of names to plain values")
     odd = sorted(k for k in values if not _COLUMN.fullmatch(k))
@@ -113,7 +114,8 @@ def front_matter(text: str) -> tuple[dict[str, str], str]:
     reserved = {"doc_id", "title", "body", "sha256"} & set(values)
     if reserved:
         raise ValueError(f"{sorted(reserved)} are set by Groundwork; rename them")
-    return {k: None if v is None else str(v) for k, v in values.items()}, rest
+    text = {k: v.isoformat() if isinstance(v, datetime.date) else v for k, v in values.items()}
+    return {k: None if v is None else str(v) for k, v in text.items()}, rest
 
 
 def _title(text: str, path: Path) -> str:

@@ -90,10 +90,7 @@ def read(
         return _csv(source, name, table, config, files, location)
     reader = "read_parquet" if kind == "parquet" else "read_json"
     options = "" if kind == "parquet" else f", format = '{_JSON_FORMAT[kind]}', sample_size = -1"
-    sql = (
-        f"SELECT * EXCLUDE (filename), filename AS {ORIGIN_COLUMN} "
-        f"FROM {reader}(?, filename = true, union_by_name = true{options})"
-    )
+    sql = f"SELECT * FROM {reader}(?, filename = '{ORIGIN_COLUMN}', union_by_name = true{options})"
     return Extract(
         location=location,
         sql=sql,
@@ -123,11 +120,7 @@ def _csv(
     arguments = _csv_arguments(source, name, table, config, headers, rejects_table, rejects_scan)
     same = len({tuple(h) for h in headers.values()}) == 1
     groups = [files] if same else [[f] for f in files]  # different columns: united by name
-    selects = [
-        f"SELECT * EXCLUDE (filename), filename AS {ORIGIN_COLUMN} "
-        f"FROM read_csv({_list(group)}{arguments})"
-        for group in groups
-    ]
+    selects = [f"SELECT * FROM read_csv({_list(group)}{arguments})" for group in groups]
     return Extract(
         location=location,
         sql=" UNION ALL BY NAME ".join(selects),
@@ -154,7 +147,7 @@ def _csv_arguments(
         "header": options.header,
         "skip": options.skip,
         "encoding": options.encoding,
-        "filename": True,
+        "filename": ORIGIN_COLUMN,
         "store_rejects": True,
         "rejects_table": rejects_table,
         "rejects_scan": rejects_scan,
@@ -252,7 +245,8 @@ def _csv_rejects(
     con: object, rejects_table: str, rejects_scan: str, options: Csv, source: str
 ) -> list[Reject]:
     found = con.execute(
-        f"SELECT s.file_path, e.line, min(e.line_byte_position), min(e.column_name), "
+        f"SELECT s.file_path, e.line, min(e.line_byte_position), "
+        f"coalesce(min(e.column_name) FILTER (WHERE e.error_type = 'CAST'), min(e.column_name)), "
         f"string_agg(e.error_type || ': ' || e.error_message, '; '), any_value(e.csv_line), "
         f"bool_or(e.error_type = 'INVALID ENCODING') "
         f"FROM {quote_ident(rejects_table)} e JOIN {quote_ident(rejects_scan)} s "

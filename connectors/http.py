@@ -162,7 +162,6 @@ def read(
         params=[str(spool)],
         apply_types=True,
         rejects=rejects,
-        pushed_down=since is not None and config.cursor_param is not None,
         cleanup=lambda: spool.unlink(missing_ok=True),
     )
 
@@ -197,8 +196,10 @@ def _fetch(
     deadline = time.monotonic() + source.max_seconds
     host = urllib.parse.urlsplit(first).netloc
     params = dict(config.params)
-    if config.cursor_param and since is not None:
-        params[config.cursor_param] = str(since)
+    if config.cursor_param and since is not None:  # dates and times as ISO 8601
+        params[config.cursor_param] = (
+            since.isoformat() if hasattr(since, "isoformat") else str(since)
+        )
     style = config.paginate
     if style and style.page:
         params |= {style.page: "1", **({style.size: str(config.page_size)} if style.size else {})}
@@ -219,6 +220,7 @@ def _fetch(
     nulls = set(source.null_values_of(config))  # texts meaning NULL, applied as records spool
     count, total = 0, 0
     seen: set[str] = set()
+    bodies: set[int] = set()
     url: str | None = first
     with (
         httpx.Client(headers=headers, auth=basic, follow_redirects=False) as client,
@@ -242,10 +244,20 @@ def _fetch(
                 )
             body, response = _get(client, request, source, deadline, total, name, table)
             total += len(body)
+            if body and hash(body) in bodies:
+                raise SourceReadError(
+                    f"source {name}, table {table}: {shown} answered the same page as an "
+                    "earlier request: the pages run in a loop (the API may ignore the page "
+                    "parameter). Fix: check `paginate:`; the last good data is kept."
+                )
+            bodies.add(hash(body))
             records, document = _records(body, response, config, name, table, shown)
             for index, record in enumerate(records):
                 if isinstance(record, dict):
-                    record = {k: None if v in nulls else v for k, v in record.items()}
+                    record = {
+                        k: None if isinstance(v, str) and v in nulls else v
+                        for k, v in record.items()
+                    }
                     out.write(json.dumps({**record, ORIGIN_COLUMN: shown}) + "\n")
                     count += 1
                 else:
@@ -409,8 +421,8 @@ def _next(
         return (urllib.parse.urljoin(url, found), {}) if found else (None, params)
     if style.link_header:
         return (urllib.parse.urljoin(url, link), {}) if link else (None, params)
-    if count == 0:
-        return None, params
+    if count == 0 or (style.page or style.offset) and count < config.page_size:
+        return None, params  # an empty or short page is the last
     if style.page:
         return url, {**params, style.page: str(int(params[style.page]) + 1)}
     if style.offset:

@@ -26,6 +26,7 @@ from connectors.base import ORIGIN_COLUMN, Extract, SourceBase, SourceReadError
 from connectors.base import Table as BaseTable
 from hub import secrets
 from hub.secrets import redact_url
+from hub.store import quote_column, quote_literal
 
 CHUNK_ROWS = 50_000
 _SCANNERS = {"sqlite": "sqlite_scanner", "postgresql": "postgres_scanner", "mysql": "mysql_scanner"}
@@ -57,12 +58,16 @@ def read(
     url = _url(source, root)
     backend = "mysql" if url.get_backend_name() in ("mysql", "mariadb") else url.get_backend_name()
     use_scanner = source.reader != "sqlalchemy" and backend in _SCANNERS
-    if use_scanner and config.query and backend not in _NATIVE_QUERY:
-        use_scanner = source.reader == "scanner"  # SQLite SQL runs best through SQLite
-    if source.reader == "scanner" and backend not in _SCANNERS:
+    if source.reader == "scanner" and (
+        backend not in _SCANNERS or (config.query and backend not in _NATIVE_QUERY)
+    ):
         raise SourceReadError(
-            f"source {name}: DuckDB has no scanner for {backend}. Fix: set `reader: sqlalchemy`."
+            f"source {name}, table {table}: DuckDB's scanner cannot "
+            f"{'run a query on' if backend in _SCANNERS else 'read'} {backend}. "
+            "Fix: set `reader: sqlalchemy` (or `auto`)."
         )
+    if config.query and backend not in _NATIVE_QUERY:
+        use_scanner = False  # SQLite's own SQL runs through SQLite
     if use_scanner:
         return _scan(url, backend, name, table, config, since)
     return _alchemy(url, name, table, config, since)
@@ -92,7 +97,9 @@ def _scan(url: Any, backend: str, name: str, table: str, config: Table, since: o
     alias = f"_hub_src_{uuid.uuid4().hex[:8]}"
     kind = backend.replace("postgresql", "postgres")
     if backend == "sqlite":
-        connect = [f"ATTACH {_literal(url.database or '')} AS {alias} (TYPE sqlite, READ_ONLY)"]
+        connect = [
+            f"ATTACH {quote_literal(url.database or '')} AS {alias} (TYPE sqlite, READ_ONLY)"
+        ]
     else:  # the credentials go through a temporary DuckDB secret, no connection string
         options = _secret_options(url)
         connect = [
@@ -103,7 +110,7 @@ def _scan(url: Any, backend: str, name: str, table: str, config: Table, since: o
     origin = f"{shown}#{config.query and 'query' or config.name or table}"
     if config.query:
         function = _NATIVE_QUERY.get(backend)
-        source_sql = f"{function}({_literal(alias)}, {_literal(config.query)})"
+        source_sql = f"{function}({quote_literal(alias)}, {quote_literal(config.query)})"
     else:
         source_sql = f"{alias}.{_qualified(config.name or table)}"
     where, params = _cursor_filter(config.cursor, since)
@@ -115,7 +122,6 @@ def _scan(url: Any, backend: str, name: str, table: str, config: Table, since: o
         setup=[f"LOAD {extension}", *connect],
         teardown=[f"DETACH {alias}", *drop_secret],
         apply_types=True,
-        pushed_down=since is not None and bool(config.cursor),
         explain=lambda exc: _explain(exc, name, table, shown),
     )
 
@@ -154,18 +160,15 @@ def _secret_options(url: Any) -> str:
     options = {"HOST": url.host, "PORT": url.port, "USER": url.username, "PASSWORD": url.password}
     options["DATABASE"] = url.database
     return ", ".join(
-        f"{key} {value if isinstance(value, int) else _literal(str(value))}"
+        f"{key} {value if isinstance(value, int) else quote_literal(str(value))}"
         for key, value in options.items()
         if value not in (None, "")
     )
 
 
-def _literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def _qualified(name: str) -> str:
-    return ".".join('"' + part.replace('"', '""') + '"' for part in name.split("."))
+    """`schema.table` as DuckDB names it in the attached database."""
+    return ".".join(quote_column(part) for part in name.split("."))
 
 
 def _cursor_filter(cursor: str | None, since: object) -> tuple[str, list[Any]]:
@@ -184,18 +187,15 @@ def _alchemy(url: Any, name: str, table: str, config: Table, since: object) -> E
     engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:
-            if config.query:
-                statement = sa.text(config.query)
-                schema = None
-            else:
-                schema_name, _, table_name = (config.name or table).rpartition(".")
-                reflected = sa.Table(
-                    table_name, sa.MetaData(), autoload_with=conn, schema=schema_name or None
-                )
-                statement = sa.select(reflected)
-                if config.cursor and since is not None:
-                    statement = statement.where(reflected.c[config.cursor] > since)
-                schema = pa.schema([(c.name, _arrow_type(c.type)) for c in reflected.columns])
+            statement, schema = _statement(conn, name, table, config, since, shown)
+        origin = f"{shown}#{config.query and 'query' or config.name or table}"
+        batches = _batches(engine, statement, schema, origin, name, table, shown)
+        if schema is None:  # a query: typed from all its rows, not from its first batch
+            rows = _unified(batches, name, table)
+            batches = iter(rows.to_batches())
+            schema = rows.schema
+        else:
+            schema = schema.append(pa.field(ORIGIN_COLUMN, pa.string()))
     except sa.exc.NoSuchTableError:
         engine.dispose()
         raise SourceReadError(
@@ -205,29 +205,56 @@ def _alchemy(url: Any, name: str, table: str, config: Table, since: object) -> E
     except sa.exc.SQLAlchemyError as exc:
         engine.dispose()
         raise _unreachable(name, table, shown, exc) from None
-    origin = f"{shown}#{config.query and 'query' or config.name or table}"
-    batches = _batches(engine, statement, schema, origin, name, table, shown)
-    first = next(batches)
+    except BaseException:
+        engine.dispose()
+        raise
     return Extract(
         location=shown,
-        batches=_chain(first, batches),
-        schema=first.schema,
+        batches=batches,
+        schema=schema,
         apply_types=True,
-        pushed_down=since is not None and bool(config.cursor) and not config.query,
         cleanup=engine.dispose,
     )
 
 
-def _chain(first: pa.RecordBatch, rest: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    yield first
-    yield from rest
+def _statement(
+    conn: Any, name: str, table: str, config: Table, since: object, shown: str
+) -> tuple[Any, pa.Schema | None]:
+    """What to run, and the Arrow schema of its rows (None for a query)."""
+    import sqlalchemy as sa
+
+    if config.query:
+        return sa.text(config.query), None
+    schema_name, _, table_name = (config.name or table).rpartition(".")
+    reflected = sa.Table(table_name, sa.MetaData(), autoload_with=conn, schema=schema_name or None)
+    statement = sa.select(reflected)
+    if config.cursor and config.cursor not in reflected.c:
+        raise SourceReadError(
+            f"source {name}, table {table}: the cursor `{config.cursor}` is not a column of "
+            f"{shown}#{table} ({list(reflected.c.keys())}). Fix: correct `cursor` in hub.yaml."
+        )
+    if config.cursor and since is not None:
+        statement = statement.where(reflected.c[config.cursor] > since)
+    return statement, pa.schema([(c.name, _arrow_type(c.type)) for c in reflected.columns])
+
+
+def _unified(batches: Iterator[pa.RecordBatch], name: str, table: str) -> pa.Table:
+    try:
+        return pa.concat_tables(
+            [pa.Table.from_batches([b]) for b in batches], promote_options="permissive"
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise SourceReadError(
+            f"source {name}, table {table}: the query's column holds values of different types "
+            f"({str(exc).splitlines()[0]}). Fix: cast it in the query; the last good data is kept."
+        ) from None
 
 
 def _batches(
     engine: Any, statement: Any, schema: pa.Schema | None, origin: str, *where: str
 ) -> Iterator[pa.RecordBatch]:
-    """Arrow batches of CHUNK_ROWS rows, typed by `schema` (reflected) or, for a query,
-    by the first batch; the first batch is always yielded, empty or not."""
+    """Arrow batches of CHUNK_ROWS rows, typed by `schema` (reflected), or inferred one by
+    one (a query); at least one batch, empty or not."""
     import sqlalchemy as sa
 
     name, table, shown = where
@@ -237,10 +264,8 @@ def _batches(
             columns = list(result.keys())
             yielded = False
             for chunk in result.partitions(CHUNK_ROWS):
-                batch = _to_batch(columns, chunk, schema, origin, name, table)
-                schema = schema or batch.schema.remove(batch.schema.get_field_index(ORIGIN_COLUMN))
                 yielded = True
-                yield batch
+                yield _to_batch(columns, chunk, schema, origin, name, table)
             if not yielded:
                 yield _to_batch(columns, [], schema, origin, name, table)
     except sa.exc.SQLAlchemyError as exc:

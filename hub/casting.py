@@ -72,11 +72,12 @@ def typed(
         f"CREATE OR REPLACE TEMP TABLE {quote_ident(target)} AS "
         f"SELECT {', '.join(selects)} FROM {quote_ident(read)}"
     )
-    rejects = _rejects(con, read, checks)
-    if rejects:
-        rows = sorted({int(r.where.rpartition(" ")[2]) for r in rejects})
-        con.execute(f"DELETE FROM {quote_ident(target)} WHERE list_contains(?, {ROW})", [rows])
-    return rejects
+    rejected = _rejects(con, read, checks)
+    if rejected:
+        con.execute(
+            f"DELETE FROM {quote_ident(target)} WHERE list_contains(?, {ROW})", [list(rejected)]
+        )
+    return list(rejected.values())
 
 
 def _require_type(con: duckdb.DuckDBPyConnection, column: str, type_name: str) -> None:
@@ -91,8 +92,8 @@ def _require_type(con: duckdb.DuckDBPyConnection, column: str, type_name: str) -
 
 def _rejects(
     con: duckdb.DuckDBPyConnection, read: str, checks: list[tuple[str, str, str, str, str | None]]
-) -> list[Reject]:
-    """One reject per record, for the first declared column its value does not fit."""
+) -> dict[int, Reject]:
+    """record number -> its reject, for the first declared column its value does not fit."""
     found: dict[int, Reject] = {}
     for name, cleaned, cast, type_name, fmt in checks:
         rows = con.execute(
@@ -110,7 +111,7 @@ def _rejects(
                 record=_without_lineage(record),
                 column=name,
             )
-    return [found[row] for row in sorted(found)]
+    return dict(sorted(found.items()))
 
 
 def _without_lineage(record: str) -> str:

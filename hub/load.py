@@ -1,13 +1,14 @@
 """Load one source table into `raw.<source>__<table>`: all of it, or none of it.
 
 The connector says what to read; the read itself runs inside one store transaction (DuckDB
-reads files and databases straight into the store). In that transaction: the rows read
-are typed (null texts, declared types), rows past the cursor kept, the schema compared
-with the table's under its contract, then written by the table's disposition (`replace`,
-`append`, or `merge` on the primary key), the cursor's new value kept in
-`meta.source_state`, rejected rows appended to `rejects.<source>__<table>` with their
-reason, the batch recorded in `meta.batches` and the audit record written. A failure
-anywhere leaves the previous raw table and cursor as they were.
+reads files and databases straight into the store). When nothing needs casting, a
+`replace` reads the source straight into the new raw table; otherwise the rows are staged:
+numbered, typed (null texts, declared types, a reject per value that does not fit) and
+kept past the cursor. Then the schema is compared with the table's under its contract, the
+rows written by the table's disposition (`hub.dispositions`), the cursor kept, rejected
+rows appended to `rejects.<source>__<table>` with their reason, the batch recorded in
+`meta.batches` and the audit record written. A failure anywhere leaves the previous raw
+table and cursor as they were.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ import pyarrow as pa
 
 from connectors import Extract, Reject, SourceReadError, reader_for
 from connectors.base import ORIGIN_COLUMN, SourceBase, Table
-from hub import audit, schema
+from hub import audit, dispositions, schema
 from hub.casting import ROW, CastingError, typed
 from hub.config import HubConfig
+from hub.dispositions import STAGED, ContractRefused
 from hub.secrets import scrub
 from hub.store import (
     Store,
@@ -40,7 +42,7 @@ CREATE TABLE IF NOT EXISTS {table} (batch_id VARCHAR, source VARCHAR, location V
 ALTER TABLE {table} ADD COLUMN IF NOT EXISTS column_name VARCHAR;
 ALTER TABLE {table} ADD COLUMN IF NOT EXISTS raw BLOB;
 """
-_READ, _TYPED = "_hub_read", "_hub_typed"
+_READ = "_hub_read"
 
 
 class LoadError(Exception):
@@ -66,6 +68,12 @@ class LoadResult:
     schema_changes: list[str] = field(default_factory=list)
 
 
+class _Refused(Exception):
+    def __init__(self, message: str, rejects: list[Reject]) -> None:
+        super().__init__(message)
+        self.rejects = rejects
+
+
 def raw_table_name(source: str, table: str) -> str:
     return f"{source}__{table}"
 
@@ -81,39 +89,36 @@ def load_table(
 ) -> LoadResult:
     """Read the table from its source and load it; `full_refresh` starts over (replace,
     cursor forgotten)."""
+    where = f"source {source}, table {table}"
     spec = config.sources[source].tables[table]
-    name = raw_table_name(source, table)
-    since = None if full_refresh or not spec.cursor else _last_cursor(store, name)
+    since = None if full_refresh or not spec.cursor else _last_cursor(store, source, table)
     try:
         extract = reader_for(config.sources[source].kind)(
             config.sources[source], source, table, spec, config.root, since=since
         )
     except SourceReadError as exc:
         raise LoadError(str(exc)) from None
+    except Exception as exc:  # a connector's own bug: say which, without its URL's secrets
+        raise LoadError(
+            f"{where}: the {config.sources[source].kind} connector failed "
+            f"({type(exc).__name__}: {scrub(str(exc))}); nothing was loaded and the last "
+            "good data is kept."
+        ) from None
     try:
-        return _load(config, store, source, table, extract, since, run_id, full_refresh)
+        return _load(config, store, source, table, extract, run_id, full_refresh)
     finally:
         if extract.cleanup:
             extract.cleanup()
 
 
-def _last_cursor(store: Store, name: str) -> object:
+def _last_cursor(store: Store, source: str, table: str) -> object:
+    """The cursor the reader pushes down (read again, under the lock, when loading)."""
     if not store.path.exists():
         return None
     with store.reader() as con:
         if not table_exists(con, "meta", "source_state"):
             return None
-        row = con.execute(
-            "SELECT value, value_type FROM meta.source_state WHERE table_name = ?",
-            [f"raw.{name}"],
-        ).fetchone()
-        return con.execute(f"SELECT CAST(? AS {row[1]})", [row[0]]).fetchone()[0] if row else None
-
-
-class _Refused(Exception):
-    def __init__(self, message: str, changes: list[schema.Change], rejects: list[Reject]) -> None:
-        super().__init__(message)
-        self.changes, self.rejects = changes, rejects
+        return dispositions.last_cursor(con, f"raw.{raw_table_name(source, table)}")
 
 
 def _load(
@@ -122,7 +127,6 @@ def _load(
     source: str,
     table: str,
     extract: Extract,
-    since: object,
     run_id: str | None,
     full_refresh: bool,
 ) -> LoadResult:
@@ -134,9 +138,7 @@ def _load(
                 con.execute(statement)
             try:
                 con.execute("BEGIN TRANSACTION")
-                result = _apply(
-                    con, config, source, table, extract, since, batch_id, run_id, full_refresh
-                )
+                result = _apply(con, config, source, table, extract, batch_id, run_id, full_refresh)
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
@@ -144,7 +146,7 @@ def _load(
             finally:
                 for statement in extract.teardown:
                     _quietly(con, statement)
-    except _Refused as refused:
+    except (_Refused, ContractRefused) as refused:
         _keep_refusal(store, config, source, table, batch_id, refused, run_id)
         raise LoadError(f"{where}: {refused}") from None
     except CastingError as exc:
@@ -161,7 +163,6 @@ def _apply(
     source: str,
     table: str,
     extract: Extract,
-    since: object,
     batch_id: str,
     run_id: str | None,
     full_refresh: bool,
@@ -170,14 +171,19 @@ def _apply(
     src = config.sources[source]
     spec = src.tables[table]
     name = raw_table_name(source, table)
-    write = "replace" if full_refresh else spec.write
+    disposition = "replace" if full_refresh else spec.write
     target = table_ref("raw", name)
     lineage = {"_hub_source": source, "_hub_batch_id": batch_id, "_hub_loaded_at": now()}
     exists = table_exists(con, "raw", name)
+    # the cursor as it is now, under the lock (another load may have moved it)
+    since = (
+        None if full_refresh or not spec.cursor else dispositions.last_cursor(con, f"raw.{name}")
+    )
+    incremental = since is not None or disposition != "replace"
     previous = schema.columns_of(con, target) if exists else None
     casts = extract.apply_types and bool(spec.declared_types())
     nulls = extract.apply_null_values and bool(src.null_values_of(spec))
-    if write == "replace" and since is None and not casts and not nulls:
+    if disposition == "replace" and since is None and not casts and not nulls:
         # the fast path: the source is read straight into the new raw table
         rows_sql = _register(con, extract)
         constants = ", ".join(f"? AS {quote_ident(k)}" for k in lineage)
@@ -187,32 +193,34 @@ def _apply(
         )
         _unregister(con, extract)
         rejects = _reader_rejects(con, extract)
-        written = read_good = con.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
+        _require_columns(con, target, spec, extract, rejects)
+        read_good = written = con.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
         checked = target
     else:
-        rejects, read_good, written, checked = _staged(
-            con, src, spec, name, extract, since, write, exists, lineage
-        )
+        rejects, read_good, written = _staged(con, src, spec, extract, since, disposition)
+        checked = STAGED
+    if incremental:  # a reject kept by an earlier load is not a new one
+        rejects = _new_rejects(con, name, rejects)
     read = read_good + len(rejects)
-    _require_columns(con, checked, spec, extract, rejects)
-    if read_good == 0 and (write == "replace" and since is None or rejects):
+    if read_good == 0 and (not incremental or rejects):
         kept = f"; its {len(rejects)} rejected row(s) are kept in rejects.{name}" if rejects else ""
         good = "good " if rejects else ""
         raise _Refused(
             f"{extract.location} returned no {good}rows, so the previous data is kept (an empty "
             f"read is far more often a broken export than an empty table){kept}. Fix: check the "
             "source, then reload.",
-            [],
             rejects,
         )
     if read_good == 0:
-        return _nothing_new(con, name, extract, spec.cursor)
+        return _nothing_new(con, name, extract)
     contract = src.contract_of(spec)
     found = schema.changes(previous, schema.columns_of(con, checked)) if previous else []
-    _enforce(con, found, contract, checked, target, write)
+    found = dispositions.enforce(con, found, contract, checked, target, disposition)
     if checked != target:
-        _write(con, target, write, exists, lineage, spec)
-    cursor_value = _save_cursor(con, name, spec.cursor, batch_id, since, checked)
+        dispositions.write(con, target, disposition, exists, lineage, spec)
+    cursor_value = dispositions.keep_cursor(
+        con, f"raw.{name}", spec.cursor, batch_id, since, checked
+    )
     rows = con.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
     _keep_rejects(con, name, source, batch_id, rejects)
     record_batch(con, batch_id, f"raw.{name}", source, rows, len(rejects), run_id, read=read)
@@ -225,7 +233,7 @@ def _apply(
         target=f"raw.{name}",
         details={
             "batch_id": batch_id,
-            "write": write,
+            "write": disposition,
             "rows": rows,
             "read": read,
             "written": written,
@@ -255,15 +263,13 @@ def _staged(
     con: duckdb.DuckDBPyConnection,
     src: SourceBase,
     spec: Table,
-    name: str,
     extract: Extract,
     since: object,
-    write: str,
-    exists: bool,
-    lineage: dict[str, object],
-) -> tuple[list[Reject], int, int, str]:
-    """The rows read, numbered and typed in a temporary table, past the cursor, one per key
-    for a merge: (rejects, good rows read, rows to write, the staging table)."""
+    disposition: str,
+) -> tuple[list[Reject], int, int]:
+    """The rows read, numbered and typed in `STAGED`, past the cursor (a row without a
+    cursor value cannot be placed after it and is left out), one per key for a merge:
+    (rejects, good rows read, rows to write)."""
     numbered = f"SELECT row_number() OVER () AS {ROW}, * FROM ({_register(con, extract)})"
     con.execute(f"CREATE OR REPLACE TEMP TABLE {_READ} AS {numbered}", extract.params)
     _unregister(con, extract)
@@ -271,40 +277,21 @@ def _staged(
     rejects += typed(
         con,
         _READ,
-        _TYPED,
+        STAGED,
         spec,
         null_values=src.null_values_of(spec),
         apply_null_values=extract.apply_null_values,
         apply_types=extract.apply_types,
     )
-    _require_columns(con, _TYPED, spec, extract, rejects)
+    _require_columns(con, STAGED, spec, extract, rejects)
     if since is not None and spec.cursor:
         cursor = quote_column(spec.cursor)
-        con.execute(f"DELETE FROM {_TYPED} WHERE NOT ({cursor} > ?)", [since])
-    read_good = con.execute(f"SELECT count(*) FROM {_TYPED}").fetchone()[0]
-    if write == "merge" and exists and read_good:
-        _keep_latest_per_key(con, spec.primary_key, spec.cursor)
-    written = con.execute(f"SELECT count(*) FROM {_TYPED}").fetchone()[0]
-    return rejects, read_good, written, _TYPED
-
-
-def _write(
-    con: duckdb.DuckDBPyConnection,
-    target: str,
-    write: str,
-    exists: bool,
-    lineage: dict[str, object],
-    spec: Table,
-) -> None:
-    """The staged rows into the raw table, by the table's write disposition."""
-    constants = ", ".join(f"? AS {quote_ident(k)}" for k in lineage)
-    data = f"SELECT * EXCLUDE ({ROW}), {constants} FROM {_TYPED}"
-    if write == "replace" or not exists:
-        con.execute(f"CREATE OR REPLACE TABLE {target} AS {data}", list(lineage.values()))
-    elif write == "append":
-        con.execute(f"INSERT INTO {target} BY NAME {data}", list(lineage.values()))
-    else:
-        _merge(con, target, data, list(lineage.values()), spec.primary_key)
+        con.execute(f"DELETE FROM {STAGED} WHERE {cursor} IS NULL OR NOT ({cursor} > ?)", [since])
+    read_good = con.execute(f"SELECT count(*) FROM {STAGED}").fetchone()[0]
+    if disposition == "merge" and read_good:
+        dispositions.keep_latest_per_key(con, spec.primary_key, spec.cursor)
+    written = con.execute(f"SELECT count(*) FROM {STAGED}").fetchone()[0]
+    return rejects, read_good, written
 
 
 def _register(con: duckdb.DuckDBPyConnection, extract: Extract) -> str:
@@ -329,6 +316,15 @@ def _reader_rejects(con: duckdb.DuckDBPyConnection, extract: Extract) -> list[Re
     return rejects
 
 
+def _new_rejects(con: duckdb.DuckDBPyConnection, name: str, rejects: list[Reject]) -> list[Reject]:
+    """The rejects no earlier load kept (same place, same record): an incremental read of a
+    file sees its old bad lines again."""
+    if not rejects or not table_exists(con, "rejects", name):
+        return rejects
+    kept = set(con.execute(f"SELECT location, record FROM {table_ref('rejects', name)}").fetchall())
+    return [r for r in rejects if (r.where, r.record) not in kept]
+
+
 def _require_columns(
     con: duckdb.DuckDBPyConnection,
     relation: str,
@@ -344,101 +340,11 @@ def _require_columns(
             f"{extract.location} has no column(s) {missing} (primary key or cursor; it has "
             f"{sorted(present)}), so the previous data is kept. Fix: correct `primary_key` / "
             "`cursor` in hub.yaml, or the source.",
-            [],
             rejects,
         )
 
 
-def _enforce(
-    con: duckdb.DuckDBPyConnection,
-    found: list[schema.Change],
-    contract: str,
-    read: str,
-    target: str,
-    write: str,
-) -> None:
-    """Apply the table's contract to the changes between the raw table and what was `read`
-    (the new table itself on the fast path, else the staged rows)."""
-    if not found:
-        return
-    if contract == "freeze":
-        raise _Refused(
-            "the schema changed (" + "; ".join(map(str, found)) + ") and the table's contract "
-            "is `freeze`, so nothing was loaded and the previous data is kept. Fix: restore the "
-            "source's columns, or set `schema: evolve` for this table.",
-            found,
-            [],
-        )
-    if contract == "discard_columns":
-        for change in [c for c in found if c.change == "added"]:
-            con.execute(f"ALTER TABLE {read} DROP COLUMN {quote_column(change.column)}")
-    if write == "replace" or read == target:
-        return
-    for change in found:  # append or merge into the existing table: it follows the source
-        column = quote_column(change.column)
-        if change.change == "added" and contract != "discard_columns":
-            con.execute(f"ALTER TABLE {target} ADD COLUMN {column} {change.new_type}")
-        elif change.change == "type_changed":
-            con.execute(f"ALTER TABLE {target} ALTER {column} TYPE {change.new_type}")
-
-
-def _keep_latest_per_key(
-    con: duckdb.DuckDBPyConnection, key: list[str], cursor: str | None
-) -> None:
-    """One row per key among the rows read: the latest by cursor, else the last read."""
-    keys = ", ".join(quote_column(k) for k in key)
-    latest = f"{quote_column(cursor)} DESC NULLS LAST, " if cursor else ""
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {_TYPED} AS SELECT * FROM {_TYPED} "
-        f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {latest}{ROW} DESC) = 1"
-    )
-
-
-def _merge(
-    con: duckdb.DuckDBPyConnection, target: str, data: str, params: list[object], key: list[str]
-) -> None:
-    """Upsert on the primary key: update the rows whose key exists, insert the others."""
-    columns = [c[0] for c in con.execute(f"DESCRIBE {data}", params).fetchall()]
-    sets = ", ".join(f"{quote_column(c)} = s.{quote_column(c)}" for c in columns)
-    names = ", ".join(quote_column(c) for c in columns)
-    values = ", ".join(f"s.{quote_column(c)}" for c in columns)
-    keys = ", ".join(quote_column(k) for k in key)
-    con.execute(
-        f"MERGE INTO {target} USING ({data}) s USING ({keys}) "
-        f"WHEN MATCHED THEN UPDATE SET {sets} WHEN NOT MATCHED THEN INSERT ({names}) "
-        f"VALUES ({values})",
-        params,
-    )
-
-
-def _save_cursor(
-    con: duckdb.DuckDBPyConnection,
-    name: str,
-    cursor: str | None,
-    batch_id: str,
-    since: object,
-    read: str,
-) -> str | None:
-    """Keep the cursor's new value: the largest read, if past the last one."""
-    if not cursor:
-        return None
-    column = quote_column(cursor)
-    value, kind, text = con.execute(
-        f"SELECT max({column}), any_value(typeof({column})), CAST(max({column}) AS VARCHAR) "
-        f"FROM {read}"
-    ).fetchone()
-    if value is None or (since is not None and not value > since):
-        return None if since is None else str(since)
-    con.execute(
-        "INSERT OR REPLACE INTO meta.source_state VALUES (?, ?, ?, ?, ?, ?)",
-        [f"raw.{name}", cursor, text, kind, batch_id, now()],
-    )
-    return text
-
-
-def _nothing_new(
-    con: duckdb.DuckDBPyConnection, name: str, extract: Extract, cursor: str | None
-) -> LoadResult:
+def _nothing_new(con: duckdb.DuckDBPyConnection, name: str, extract: Extract) -> LoadResult:
     """An incremental load that read no new row: no batch, the data version stays."""
     target = table_ref("raw", name)
     exists = table_exists(con, "raw", name)
@@ -447,7 +353,6 @@ def _nothing_new(
         "SELECT value FROM meta.source_state WHERE table_name = ?", [f"raw.{name}"]
     ).fetchone()
     _drop_staging(con)
-    columns = list(schema.columns_of(con, target)) if exists else []
     return LoadResult(
         table=f"raw.{name}",
         batch_id=None,
@@ -456,8 +361,8 @@ def _nothing_new(
         written=0,
         rejected=0,
         location=extract.location,
-        columns=columns,
-        cursor=state[0] if state and cursor else None,
+        columns=list(schema.columns_of(con, target)) if exists else [],
+        cursor=state[0] if state else None,
     )
 
 
@@ -483,16 +388,18 @@ def _keep_refusal(
     source: str,
     table: str,
     batch_id: str,
-    refused: _Refused,
+    refused: Exception,
     run_id: str | None,
 ) -> None:
     """A refused load changes no data, but its schema changes and rejects are kept."""
     name = raw_table_name(source, table)
     spec = config.sources[source].tables[table]
+    changes = getattr(refused, "changes", [])
+    rejects = getattr(refused, "rejects", [])
     with store.transaction() as con:
         contract = config.sources[source].contract_of(spec)
-        schema.record(con, f"raw.{name}", batch_id, refused.changes, contract, applied=False)
-        _keep_rejects(con, name, source, batch_id, refused.rejects)
+        schema.record(con, f"raw.{name}", batch_id, changes, contract, applied=False)
+        _keep_rejects(con, name, source, batch_id, rejects)
         audit.append(
             con,
             actor="loader",
@@ -501,7 +408,7 @@ def _keep_refusal(
             details={
                 "batch_id": batch_id,
                 "why": str(refused),
-                "rejected": len(refused.rejects),
+                "rejected": len(rejects),
                 "run_id": run_id,
             },
         )
@@ -525,7 +432,7 @@ def _explained(exc: duckdb.Error) -> str:
 
 
 def _drop_staging(con: duckdb.DuckDBPyConnection) -> None:
-    for staging in (_READ, _TYPED):
+    for staging in (_READ, STAGED):
         con.execute(f"DROP TABLE IF EXISTS {staging}")
 
 

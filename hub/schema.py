@@ -23,7 +23,7 @@ LINEAGE = ("_hub_source", "_hub_batch_id", "_hub_loaded_at", "_hub_origin", "_hu
 @dataclass(frozen=True)
 class Change:
     change: str
-    "`added`, `removed` or `type_changed`."
+    "`added`, `removed`, `type_changed`, or `discarded` (added, and dropped by the contract)."
     column: str
     old_type: str | None
     new_type: str | None
@@ -33,6 +33,8 @@ class Change:
             return f"column `{self.column}` added ({self.new_type})"
         if self.change == "removed":
             return f"column `{self.column}` removed"
+        if self.change == "discarded":
+            return f"column `{self.column}` added in the source and discarded"
         return f"column `{self.column}` changed from {self.old_type} to {self.new_type}"
 
 
@@ -75,7 +77,7 @@ def record(
                 c.old_type,
                 c.new_type,
                 contract,
-                applied,
+                applied and c.change != "discarded",
                 now(),
             ]
             for c in found

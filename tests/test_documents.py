@@ -11,7 +11,9 @@ def test_documents_are_rows_with_front_matter_and_bad_files_are_rejected(tmp_pat
     docs = tmp_path / "kb"
     (docs / "guides").mkdir(parents=True)
     (docs / "welcome.md").write_text(
-        "---\r\nclient_id: C001\r\n---\r\nIntro\n# Welcome aboard\n\nHello.\n", encoding="utf-8"
+        "---\r\nclient_id: C001\r\nsigned: 2024-05-01\r\n---\r\n"
+        "Intro\n# Welcome aboard\n\nHello.\n",
+        encoding="utf-8",
     )
     (docs / "guides" / "billing.md").write_text("No heading here.\n", encoding="utf-8")
     (docs / "legacy.md").write_bytes("# Café\n".encode("latin-1"))
@@ -23,6 +25,9 @@ def test_documents_are_rows_with_front_matter_and_bad_files_are_rejected(tmp_pat
 
     result = project.load("kb", "notes")
 
+    assert project.sql("SELECT signed FROM raw.kb__notes WHERE signed IS NOT NULL") == [
+        ("2024-05-01",)
+    ]
     rows = project.sql("SELECT doc_id, title, client_id, body FROM raw.kb__notes ORDER BY 1")
     assert rows == [
         ("guides/billing.md", "billing", None, "No heading here.\n"),

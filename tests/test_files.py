@@ -244,3 +244,14 @@ def test_a_declared_type_duckdb_does_not_know_is_named(tmp_path: Path) -> None:
 
     with pytest.raises(LoadError, match="column `id`: 'INTEGR' is not a DuckDB type"):
         project.load("ops", "flights")
+
+
+def test_a_column_named_filename_is_kept(tmp_path: Path) -> None:
+    export(tmp_path, "flights.csv", "id,filename\n1,a.pdf\n")
+    project = files_project(tmp_path)
+
+    project.load("ops", "flights")
+
+    assert project.sql("SELECT id, filename, _hub_origin FROM raw.ops__flights") == [
+        (1, "a.pdf", str(tmp_path / "exports" / "flights.csv"))
+    ]

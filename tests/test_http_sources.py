@@ -5,6 +5,7 @@ misbehaves named with the fix, the last good data kept."""
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -209,6 +210,7 @@ def test_a_misbehaving_api_is_named_with_the_fix_and_the_last_good_data_stays(
     tmp_path: Path, case: str
 ) -> None:
     route, source, expected = MISBEHAVIOURS[case]
+    spools = set(Path(tempfile.gettempdir()).glob("hub-http-*.ndjson"))
     with FakeAPI({"/weather": lambda q, n: as_json(RECORDS)}) as api:
         project = http_project(tmp_path, api.url, source, records=None)
         project.load("api", "weather")
@@ -220,6 +222,7 @@ def test_a_misbehaving_api_is_named_with_the_fix_and_the_last_good_data_stays(
     assert "source api, table weather" in message and expected in message, message
     assert "Fix" in message
     assert project.sql("SELECT count(*) FROM raw.api__weather") == [(5,)]
+    assert set(Path(tempfile.gettempdir()).glob("hub-http-*.ndjson")) <= spools  # cleaned up
 
 
 def test_the_cursor_is_sent_to_the_api_and_only_newer_rows_are_kept(tmp_path: Path) -> None:
@@ -237,3 +240,35 @@ def test_the_cursor_is_sent_to_the_api_and_only_newer_rows_are_kept(tmp_path: Pa
     assert (first.read, again.read) == (5, 0)
     assert "since=2024-05-05" in api.hits[-1]
     assert project.sql("SELECT count(*) FROM raw.api__weather") == [(5,)]
+
+
+def test_nested_values_and_an_api_that_ignores_the_page_parameter(tmp_path: Path) -> None:
+    nested = [
+        {"id": 1, "tags": ["a", "b"], "geo": {"lat": 1.5}},
+        {"id": 2, "tags": [], "geo": None},
+    ]
+    with FakeAPI({"/weather": lambda q, n: as_json(nested)}) as api:
+        project = http_project(tmp_path, api.url)
+        project.load("api", "weather")
+        assert project.sql("SELECT id, tags FROM raw.api__weather ORDER BY id") == [
+            (1, ["a", "b"]),
+            (2, []),
+        ]
+        project.write(
+            {
+                "api": {
+                    "kind": "http",
+                    "url": api.url,
+                    "tables": {
+                        "weather": {
+                            "path": "/weather",
+                            "page_size": 2,
+                            "paginate": {"page": "page", "size": "per_page"},
+                        }
+                    },
+                }
+            }
+        )
+        with pytest.raises(LoadError, match="answered the same page as an earlier request"):
+            project.load("api", "weather")
+        assert len(api.hits) < 5  # stopped at once, not after max_seconds

@@ -85,9 +85,10 @@ def test_a_changed_schema_follows_the_contract_and_is_on_record(
         columns = set(project.types("raw.shop__orders"))
         assert ("channel" in columns) is (contract == "evolve")
         assert project.sql("SELECT count(*) FROM raw.shop__orders") == [(2,)]
+    change = "discarded" if contract == "discard_columns" else "added"
     assert project.sql(
         "SELECT change, column_name, contract, applied FROM meta.schema_history"
-    ) == [("added", "channel", contract, contract != "freeze")]
+    ) == [(change, "channel", contract, contract == "evolve")]
 
 
 def test_a_type_change_between_loads_widens_under_evolve(tmp_path: Path) -> None:
@@ -102,4 +103,46 @@ def test_a_type_change_between_loads_widens_under_evolve(tmp_path: Path) -> None
     assert project.sql("SELECT amount FROM raw.shop__orders ORDER BY order_id") == [
         (10.0,),
         (20.5,),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "kept"),
+    [("1.5", "2", [(1, 1.5), (2, 2.0)]), ("A7", "7", [(1, "A7"), (2, "7")])],
+    ids=["DOUBLE then BIGINT", "VARCHAR then BIGINT"],
+)
+def test_appending_never_narrows_a_column(
+    tmp_path: Path, first: str, second: str, kept: list
+) -> None:
+    orders(tmp_path, f"order_id,price\n1,{first}\n")
+    project = shop(tmp_path, write="append")
+    project.load("shop", "orders")
+    orders(tmp_path, f"order_id,price\n2,{second}\n")
+
+    project.load("shop", "orders")
+
+    assert project.sql("SELECT order_id, price FROM raw.shop__orders ORDER BY 1") == kept
+
+
+def test_rows_without_a_cursor_and_old_rejects_are_not_loaded_again(tmp_path: Path) -> None:
+    orders(tmp_path, "order_id,seq\n1,1\n2,\n3,oops,extra\n")
+    project = shop(tmp_path, write="append", cursor="seq", max_rejects=5)
+    first = project.load("shop", "orders")
+    second = project.load("shop", "orders")
+
+    assert (first.read, first.rejected) == (3, 1)
+    assert (second.read, second.rejected, second.batch_id) == (0, 0, None)  # nothing new
+    assert project.sql("SELECT order_id FROM raw.shop__orders ORDER BY 1") == [(1,), (2,)]
+    assert project.sql("SELECT count(*) FROM rejects.shop__orders") == [(1,)]
+
+
+def test_merge_keeps_one_row_per_key_from_the_first_load(tmp_path: Path) -> None:
+    orders(tmp_path, "order_id,status\n1,a\n1,b\n2,c\n")
+    project = shop(tmp_path, primary_key="order_id", write="merge")
+
+    project.load("shop", "orders")
+
+    assert project.sql("SELECT order_id, status FROM raw.shop__orders ORDER BY 1") == [
+        (1, "b"),
+        (2, "c"),
     ]

@@ -215,3 +215,43 @@ def test_declared_types_say_what_sqlite_cannot(tmp_path: Path) -> None:
         (Decimal("12.50"), True),
         (None, False),
     ]
+
+
+def test_sqlalchemy_query_types_do_not_depend_on_the_first_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import connectors.sql
+
+    engine = sa.create_engine(f"sqlite:///{tmp_path}/crm.sqlite")
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE t (id INTEGER, note TEXT)"))
+        conn.execute(sa.text("INSERT INTO t VALUES (1, NULL), (2, NULL), (3, 'late')"))
+    engine.dispose()
+    monkeypatch.setattr(connectors.sql, "CHUNK_ROWS", 2)
+    project = sql_project(
+        tmp_path, "sqlite:///crm.sqlite", "notes", "auto", query="SELECT * FROM t ORDER BY id"
+    )
+
+    project.load("crm", "notes")
+
+    assert project.sql("SELECT id, note FROM raw.crm__notes ORDER BY id") == [
+        (1, None),
+        (2, None),
+        (3, "late"),
+    ]
+
+
+def test_a_cursor_that_is_not_a_column_and_a_query_the_scanner_cannot_run(
+    tmp_path: Path,
+) -> None:
+    engine = sa.create_engine(f"sqlite:///{tmp_path}/crm.sqlite")
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE t (id INTEGER)"))
+        conn.execute(sa.text("INSERT INTO t VALUES (1)"))
+    engine.dispose()
+    project = sql_project(tmp_path, "sqlite:///crm.sqlite", "t", "sqlalchemy", cursor="updted")
+    with pytest.raises(LoadError, match="the cursor `updted` is not a column"):
+        project.load("crm", "t")
+    project = sql_project(tmp_path, "sqlite:///crm.sqlite", "q", "scanner", query="SELECT 1")
+    with pytest.raises(LoadError, match="scanner cannot run a query on sqlite.*reader: sqlalchemy"):
+        project.load("crm", "q")
