@@ -13,10 +13,10 @@ from hub.config import HubConfig
 from hub.governance import mask_check_details, pii_of
 from hub.resource import HubResource
 from hub.secrets import scrub
-from hub.store import split_ref, table_ref
-from quality import results
-from quality.gx_bridge import Verdict, run_expectations
-from quality.specs import CheckSpec, data_version, table_checks
+from hub.store import quote_column, split_ref, table_ref
+from quality import compiled, results
+from quality.gx_bridge import run_expectations
+from quality.specs import CheckSpec, Verdict, data_version, primary_keys, table_checks
 from quality.sql_checks import run_sql_check
 
 
@@ -67,18 +67,42 @@ def _table_check(ref: str, specs: list[CheckSpec]) -> dg.AssetChecksDefinition:
 def evaluate(
     hub: HubResource, ref: str, specs: list[CheckSpec]
 ) -> tuple[list[Verdict], dict[str, str | None]]:
-    """Verdicts of every check of one table, and the data version each one is about."""
-    schema, table = split_ref(ref)
+    """Verdicts of every check of one table, and the data version each one is about.
+    Expectations run as one DuckDB query (`quality.compiled`); the few it does not compile
+    run through GX on a frame of only the columns they need, so GX is imported only then."""
+    table = table_ref(*split_ref(ref))
     config = hub.config
+    key = primary_keys(config).get(ref, [])
     with hub.store.reader() as con:
         versions = {s.name: data_version(con, s) for s in specs}
-        frame = con.execute(f"SELECT * FROM {table_ref(schema, table)}").df()
-        sql_verdicts = {s.name: run_sql_check(con, s) for s in specs if s.sql}
+        found = {s.name: run_sql_check(con, s) for s in specs if s.sql}
+        verdicts, left = compiled.run(con, table, [s for s in specs if not s.sql], key)
+        found |= {v.check: v for v in verdicts}
+        if left:
+            columns = _needed_columns(
+                left, [c[0] for c in con.execute(f"DESCRIBE {table}").fetchall()]
+            )
+            frame = con.execute(f"SELECT {', '.join(map(quote_column, columns))} FROM {table}").df()
         pii = pii_of(config, ref, con)
-    gx_specs = [s for s in specs if not s.sql]
-    gx_verdicts = {v.check: v for v in run_expectations(ref, frame, gx_specs)}
-    verdicts = [sql_verdicts.get(s.name) or gx_verdicts[s.name] for s in specs]
+    if left:
+        found |= {v.check: v for v in run_expectations(ref, frame, left)}
+    verdicts = [found[s.name] for s in specs]
     for spec, verdict in zip(specs, verdicts, strict=True):
-        verdict.metadata = mask_check_details(config, ref, pii, spec.kwargs, verdict.metadata)
+        verdict.metadata = mask_check_details(
+            config, ref, pii, spec.kwargs, verdict.metadata, key=key
+        )
         verdict.error = scrub(verdict.error) if verdict.error else None
     return verdicts, versions
+
+
+def _needed_columns(specs: list[CheckSpec], columns: list[str]) -> list[str]:
+    """The columns the expectations name, or all of them when one is about the table."""
+    named: list[str] = []
+    for spec in specs:
+        wanted = [spec.kwargs.get(k) for k in ("column", "column_A", "column_B")]
+        wanted += list(spec.kwargs.get("column_list") or [])
+        wanted = [c for c in wanted if isinstance(c, str)]
+        if not wanted:
+            return columns
+        named += [c for c in wanted if c in columns and c not in named]
+    return named

@@ -100,25 +100,37 @@ def masked_columns(
 
 
 def mask_check_details(
-    config: HubConfig, ref: str, pii: dict[str, str], kwargs: dict, details: dict[str, object]
+    config: HubConfig,
+    ref: str,
+    pii: dict[str, str],
+    kwargs: dict,
+    details: dict[str, object],
+    key: list[str] = (),
 ) -> dict[str, object]:
     """A check's result details as the analyst audience may see them: samples and observed
-    values of PII columns masked by the strictest policy among them; reject reasons (which
-    quote values) cut to their kind when the table has PII. Dagster and
-    `meta.check_results` both get this."""
+    values of PII columns, and the sampled rows' keys (`key` columns) where the key is PII,
+    masked by the strictest policy among them; reject reasons (which quote values) cut to
+    their kind when the table has PII. Dagster and `meta.check_results` both get this."""
     columns = [kwargs.get(k) for k in ("column", "column_A", "column_B")]
     columns += list(kwargs.get("column_list") or [])
-    classes = sorted({pii[c] for c in columns if isinstance(c, str) and c in pii})
+    if isinstance(kwargs.get("columns"), list):
+        columns += kwargs["columns"]
     shown = dict(details)
-    if classes:
+    for fields, named in (
+        (("unexpected_sample", "observed_value"), columns),
+        (("unexpected_keys",), list(key)),
+    ):
+        classes = sorted({pii[c] for c in named if isinstance(c, str) and c in pii})
+        if not classes:
+            continue
         pii_class = "+".join(classes)
         policy = policy_for(pii_class, policies_for(config, "analyst"))
-        for key in ("unexpected_sample", "observed_value"):
-            value = shown.get(key)
+        for field in fields:
+            value = shown.get(field)
             if isinstance(value, list):
-                shown[key] = mask_values(value, pii_class, policy, salt(config))
+                shown[field] = mask_values(value, pii_class, policy, salt(config))
             elif value is not None and not isinstance(value, int | float | bool):
-                shown[key] = mask_values([value], pii_class, policy, salt(config))[0]
+                shown[field] = mask_values([value], pii_class, policy, salt(config))[0]
     if pii and isinstance(shown.get("reject_sample"), list):
         shown["reject_sample"] = [
             str(r).partition(": ")[0] + ": (reason withheld: the table has PII; read "

@@ -8,8 +8,7 @@ import duckdb
 
 from hub import audit
 from hub.store import now
-from quality.gx_bridge import Verdict
-from quality.specs import CheckSpec
+from quality.specs import CheckSpec, Verdict
 
 
 def record(

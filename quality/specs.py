@@ -16,6 +16,18 @@ import duckdb
 from hub.config import HubConfig
 from hub.store import latest_batch
 
+SAMPLE_SIZE = 5
+"Unexpected values (and their rows' keys) kept with a failed check."
+
+
+@dataclass
+class Verdict:
+    check: str
+    passed: bool | None
+    "None when the check could not be evaluated."
+    metadata: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
 
 @dataclass(frozen=True)
 class CheckSpec:
@@ -36,12 +48,21 @@ class CheckSpec:
         return f"{what}({args}){' — blocking' if self.blocking else ''}"
 
 
+def primary_keys(config: HubConfig) -> dict[str, list[str]]:
+    """Every checked table and the columns that identify its rows (maybe none)."""
+    keys = {f"raw.{s}__{t}": table.primary_key for s, t, table in config.raw_tables()}
+    keys |= {f"unified.{name}": [f"{name}_id"] for name in config.entities}
+    keys |= {f"serve.{name}": product.primary_key for name, product in config.serve.items()}
+    return keys
+
+
 def table_checks(config: HubConfig) -> dict[str, list[CheckSpec]]:
-    """Every checked table, with its checks, in a stable order."""
-    checks: dict[str, list[CheckSpec]] = {}
+    """Every checked table, with its checks, in a stable order. A declared check that is
+    one Groundwork adds anyway (`unique` on the primary key) is kept once."""
+    checks = {ref: _structural(ref, key) for ref, key in primary_keys(config).items()}
     for source, table, table_config in config.raw_tables():
         ref = f"raw.{source}__{table}"
-        specs = _structural(ref, table_config.primary_key)
+        specs = checks[ref]
         for column, target in table_config.references.items():
             specs.append(
                 CheckSpec(
@@ -62,17 +83,14 @@ def table_checks(config: HubConfig) -> dict[str, list[CheckSpec]]:
                 ref, "schema", contract == "freeze", kwargs={"contract": contract}, sql="schema"
             )
         )
-        checks[ref] = specs
-    for name in config.entities:
-        checks[f"unified.{name}"] = _structural(f"unified.{name}", [f"{name}_id"])
-    for name, product in config.serve.items():
-        checks[f"serve.{name}"] = _structural(f"serve.{name}", product.primary_key)
     for ref, declared in config.checks.items():
         if ref not in checks:
             raise ValueError(f"checks.{ref}: no such table. Use one of {sorted(checks)}.")
+        added = {(s.expectation, repr(sorted(s.kwargs.items()))) for s in checks[ref] if s.blocking}
         checks[ref] += [
             CheckSpec(ref, c.check_name, c.severity == "error", c.expect, dict(c.kwargs))
             for c in declared
+            if (c.expect, repr(sorted(c.kwargs.items()))) not in added or c.name
         ]
     for ref, specs in checks.items():
         names = [s.name for s in specs]

@@ -11,8 +11,7 @@ from __future__ import annotations
 import duckdb
 
 from hub.store import quote_ident, split_ref, table_ref
-from quality.gx_bridge import SAMPLE_SIZE, Verdict
-from quality.specs import CheckSpec
+from quality.specs import SAMPLE_SIZE, CheckSpec, Verdict
 
 
 def run_sql_check(con: duckdb.DuckDBPyConnection, spec: CheckSpec) -> Verdict:

@@ -1,0 +1,595 @@
+"""Great Expectations compiled to DuckDB SQL: every compiled expectation of a table in one
+query, where the data is, with GX's result fields and GX's semantics.
+
+GX stays the vocabulary and the reference: `tests/test_compiled_checks.py` runs every
+compiled expectation through GX on pandas too, over tables with NULLs, NaN, ±inf, empty
+strings, unicode and duplicates, and requires the same success, unexpected count and
+observed value. The semantics followed, as GX 1.x on pandas has them:
+
+- NULL and NaN are *missing*: column-map expectations judge the other values only
+  (`unexpected_percent` is of the non-missing values) and `mostly` is a share of those;
+- a regex matches anywhere in the value (pandas' `str.contains`, Python's `re.search`);
+  one DuckDB's RE2 cannot run (a look-ahead, a back-reference) is left to GX;
+- a value compares only with arguments of its own kind: a number is never in a set of
+  strings, and a numeric range on a text column is a type problem, reported as a failed
+  check naming the column's type, never as an error in the check's arguments.
+
+`run` returns the expectations it does not compile; `assets.checks` runs those through GX,
+on only the columns they need.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+
+from hub.store import quote_column, quote_literal
+from quality.specs import SAMPLE_SIZE, CheckSpec, Verdict
+
+POSITION = "_hub_pos"
+_INTEGER = re.compile(r"^(U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?|DECIMAL.*)$")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+
+    @property
+    def sql(self) -> str:
+        return quote_column(self.name)
+
+    @property
+    def floating(self) -> bool:
+        return self.type in ("FLOAT", "DOUBLE")
+
+    @property
+    def numeric(self) -> bool:
+        return self.floating or bool(_INTEGER.match(self.type))
+
+    @property
+    def text(self) -> bool:
+        return self.type == "VARCHAR"
+
+    @property
+    def temporal(self) -> bool:
+        return self.type.startswith(("DATE", "TIMESTAMP", "TIME"))
+
+    @property
+    def missing(self) -> str:
+        """SQL: the value is missing (NULL, or NaN in a float column, as pandas sees it)."""
+        if self.floating:
+            return f"({self.sql} IS NULL OR isnan({self.sql}))"
+        return f"({self.sql} IS NULL)"
+
+
+class TypeTrouble(Exception):
+    """The column's type cannot hold the check's arguments: the data is wrong, not the check."""
+
+
+class NotCompiled(Exception):
+    """This expectation (or these arguments of it) is left to GX."""
+
+
+@dataclass
+class Plan:
+    """What one expectation adds to its table's query, and how it reads the answer."""
+
+    selects: list[str]
+    finish: Callable[[list[Any]], tuple[bool, dict[str, Any]]]
+    windows: list[str] = field(default_factory=list)
+    "Window expressions (`expr AS alias`) the query computes before aggregating."
+
+
+@dataclass
+class Env:
+    """What compilers may know of the table: its columns, its primary key, DuckDB's names
+    for types, and fresh names for the windows they add."""
+
+    con: duckdb.DuckDBPyConnection
+    columns: dict[str, Column]
+    key: list[str]
+    type_names: dict[str, str]
+    count: int = 0
+
+    def column(self, name: object) -> Column:
+        if name not in self.columns:
+            raise KeyError(f"no column {name!r} (the table has {', '.join(self.columns)})")
+        return self.columns[name]
+
+    def alias(self, prefix: str) -> str:
+        self.count += 1
+        return f"_hub_{prefix}_{self.count}"
+
+    def sample(self, value: str, condition: str) -> list[str]:
+        """Selects: the first SAMPLE_SIZE values meeting `condition`, and their rows' keys."""
+        keys = [quote_column(k) for k in self.key if k in self.columns]
+        key = f"concat_ws(', ', {', '.join(f'CAST({k} AS VARCHAR)' for k in keys)})"
+        return [
+            f"(list({value} ORDER BY {POSITION}) FILTER (WHERE {condition}))[1:{SAMPLE_SIZE}]",
+            f"(list({key if keys else 'NULL'} ORDER BY {POSITION}) FILTER (WHERE {condition}))"
+            f"[1:{SAMPLE_SIZE}]",
+        ]
+
+
+COMPILERS: dict[str, Callable[[CheckSpec, Env], Plan]] = {}
+
+
+def compiles(*names: str) -> Callable:
+    def register(build: Callable[[CheckSpec, Env], Plan]) -> Callable:
+        for name in names:
+            COMPILERS[name] = build
+        return build
+
+    return register
+
+
+def run(
+    con: duckdb.DuckDBPyConnection, table: str, specs: list[CheckSpec], key: list[str]
+) -> tuple[list[Verdict], list[CheckSpec]]:
+    """Verdicts of the specs compiled here, all evaluated in one query over `table` (a
+    quoted table reference), and the specs left to GX."""
+    described = con.execute(f"DESCRIBE {table}").fetchall()
+    type_names = dict(
+        con.execute("SELECT upper(type_name), logical_type FROM duckdb_types()").fetchall()
+    )
+    columns = {name: Column(name, str(kind)) for name, kind, *_ in described}
+    env = Env(con, columns, key, type_names)
+    plans: dict[str, Plan] = {}
+    verdicts: dict[str, Verdict] = {}
+    left: list[CheckSpec] = []
+    for spec in specs:
+        try:
+            if spec.expectation not in COMPILERS:
+                raise NotCompiled
+            plans[spec.name] = COMPILERS[spec.expectation](spec, env)
+        except NotCompiled:
+            left.append(spec)
+        except TypeTrouble as trouble:
+            verdicts[spec.name] = Verdict(spec.name, False, {"type_problem": str(trouble)})
+        except (KeyError, ValueError, TypeError, re.error) as exc:
+            message = exc.args[0] if exc.args else type(exc).__name__
+            verdicts[spec.name] = Verdict(spec.name, None, error=f"{spec.expectation}: {message}")
+    if plans:
+        windows = [w for plan in plans.values() for w in plan.windows]
+        selects = [s for plan in plans.values() for s in plan.selects] or ["NULL"]
+        rows = f"(SELECT *, rowid AS {POSITION} FROM {table})"
+        if windows:
+            rows = f"(SELECT *, {', '.join(windows)} FROM {rows})"
+        answer = con.execute(f"SELECT {', '.join(selects)} FROM {rows}").fetchone()
+        at = 0
+        for name, plan in plans.items():
+            passed, fields = plan.finish(list(answer[at : at + len(plan.selects)]))
+            at += len(plan.selects)
+            verdicts[name] = Verdict(name, passed, fields)
+    return [verdicts[s.name] for s in specs if s.name in verdicts], left
+
+
+# --- column map expectations: each row's value is expected or not -------------------
+
+
+def _rows_plan(spec: CheckSpec, env: Env, value: str, missing: str, unexpected: str) -> Plan:
+    """A GX map expectation: `unexpected` judged on the rows where `missing` is false, and
+    `mostly` a share of those."""
+    condition = f"NOT {missing} AND ({unexpected})"
+    selects = [
+        "count(*)",
+        f"count(*) FILTER (WHERE {missing})",
+        f"count(*) FILTER (WHERE {condition})",
+        *env.sample(value, condition),
+    ]
+    mostly = float(spec.kwargs.get("mostly", 1.0))
+
+    def finish(values: list[Any]) -> tuple[bool, dict[str, Any]]:
+        total, missed, bad, sample, keys = values
+        judged = total - missed
+        fields = {
+            "element_count": total,
+            "missing_count": missed,
+            "unexpected_count": bad,
+            "unexpected_percent": bad / judged * 100 if judged else None,
+            "unexpected_sample": [_plain(v) for v in sample or []],
+            "unexpected_keys": list(keys or []),
+        }
+        return (not judged or (judged - bad) / judged >= mostly), fields
+
+    return Plan(selects, finish)
+
+
+def _map_plan(spec: CheckSpec, env: Env, column: Column, unexpected: str) -> Plan:
+    return _rows_plan(spec, env, column.sql, column.missing, unexpected)
+
+
+@compiles("expect_column_values_to_not_be_null", "expect_column_values_to_be_null")
+def _nulls(spec: CheckSpec, env: Env) -> Plan:
+    """Every row is judged here: a missing value is the unexpected one (or the expected)."""
+    column = env.column(spec.kwargs.get("column"))
+    unexpected = column.missing
+    if spec.expectation.endswith("to_be_null"):
+        unexpected = f"NOT {column.missing}"
+    plan = _rows_plan(spec, env, column.sql, "false", unexpected)
+    finish = plan.finish
+
+    def without_missing(values: list[Any]) -> tuple[bool, dict[str, Any]]:
+        passed, fields = finish(values)
+        del fields["missing_count"]
+        return passed, fields
+
+    plan.finish = without_missing
+    return plan
+
+
+@compiles("expect_column_values_to_be_unique")
+def _unique(spec: CheckSpec, env: Env) -> Plan:
+    """GX counts every row of a repeated value as unexpected, the first one too."""
+    column = env.column(spec.kwargs.get("column"))
+    repeats = env.alias("repeats")
+    plan = _map_plan(spec, env, column, f"{repeats} > 1")
+    plan.windows.append(f"count(*) OVER (PARTITION BY {column.sql}) AS {repeats}")
+    return plan
+
+
+@compiles("expect_compound_columns_to_be_unique")
+def _compound_unique(spec: CheckSpec, env: Env) -> Plan:
+    """A row is missing when all its columns are (GX's default `ignore_row_if`)."""
+    columns = [env.column(name) for name in spec.kwargs.get("column_list") or []]
+    if not columns:
+        raise ValueError("give `column_list`")
+    repeats = env.alias("repeats")
+    value = f"[{', '.join(f'CAST({c.sql} AS VARCHAR)' for c in columns)}]"
+    missing = f"({' AND '.join(c.missing for c in columns)})"
+    plan = _rows_plan(spec, env, value, missing, f"{repeats} > 1")
+    partition = ", ".join(c.sql for c in columns)
+    plan.windows.append(f"count(*) OVER (PARTITION BY {partition}) AS {repeats}")
+    return plan
+
+
+@compiles("expect_column_values_to_be_in_set", "expect_column_values_to_not_be_in_set")
+def _in_set(spec: CheckSpec, env: Env) -> Plan:
+    column = env.column(spec.kwargs.get("column"))
+    literals = [_literal(v, column) for v in spec.kwargs.get("value_set") or []]
+    comparable = [v for v in literals if v is not None]
+    member = f"{column.sql} IN ({', '.join(comparable)})" if comparable else "false"
+    unexpected = f"NOT ({member})" if "_to_be_in_set" in spec.expectation else member
+    return _map_plan(spec, env, column, unexpected)
+
+
+@compiles("expect_column_values_to_be_between")
+def _between(spec: CheckSpec, env: Env) -> Plan:
+    column = env.column(spec.kwargs.get("column"))
+    return _map_plan(spec, env, column, f"NOT ({_range_sql(column, column.sql, spec.kwargs)})")
+
+
+@compiles("expect_column_values_to_match_regex", "expect_column_values_to_not_match_regex")
+def _regex(spec: CheckSpec, env: Env) -> Plan:
+    column = _text_column(env, spec, "a regex")
+    regex = spec.kwargs.get("regex")
+    if not isinstance(regex, str):
+        raise ValueError("give `regex` as a string")
+    re.compile(regex)  # Python says what is wrong with a broken pattern
+    try:
+        env.con.execute("SELECT regexp_matches('', ?)", [regex])
+    except duckdb.Error:
+        raise NotCompiled from None  # Python's syntax beyond RE2's
+    matches = f"regexp_matches({column.sql}, {quote_literal(regex)})"
+    unexpected = f"NOT {matches}" if "_to_match_" in spec.expectation else matches
+    return _map_plan(spec, env, column, unexpected)
+
+
+@compiles(
+    "expect_column_values_to_match_like_pattern", "expect_column_values_to_not_match_like_pattern"
+)
+def _like(spec: CheckSpec, env: Env) -> Plan:
+    column = _text_column(env, spec, "a LIKE pattern")
+    pattern = spec.kwargs.get("like_pattern")
+    if not isinstance(pattern, str):
+        raise ValueError("give `like_pattern` as a string")
+    matches = f"({column.sql} LIKE {quote_literal(pattern)})"
+    unexpected = f"NOT {matches}" if "_to_match_" in spec.expectation else matches
+    return _map_plan(spec, env, column, unexpected)
+
+
+@compiles("expect_column_value_lengths_to_be_between", "expect_column_value_lengths_to_equal")
+def _lengths(spec: CheckSpec, env: Env) -> Plan:
+    column = _text_column(env, spec, "a length")
+    length = f"length({column.sql})"
+    if spec.expectation.endswith("to_equal"):
+        return _map_plan(spec, env, column, f"{length} <> {int(spec.kwargs['value'])}")
+    bounds = {k: spec.kwargs.get(k) for k in ("min_value", "max_value", "strict_min", "strict_max")}
+    inside = _range_sql(Column("length", "BIGINT"), length, bounds)
+    return _map_plan(spec, env, column, f"NOT ({inside})")
+
+
+@compiles("expect_column_values_to_be_increasing", "expect_column_values_to_be_decreasing")
+def _monotonic(spec: CheckSpec, env: Env) -> Plan:
+    """Each value against the previous non-missing one, in table order."""
+    column = env.column(spec.kwargs.get("column"))
+    if not (column.numeric or column.temporal):
+        raise TypeTrouble(_type_message(column, "increasing or decreasing values"))
+    previous = env.alias("previous")
+    strict = bool(spec.kwargs.get("strictly"))
+    increasing = spec.expectation.endswith("increasing")
+    operator = {(True, True): "<=", (True, False): "<", (False, True): ">=", (False, False): ">"}
+    unexpected = f"{column.sql} {operator[increasing, strict]} {previous}"
+    plan = _map_plan(spec, env, column, f"{previous} IS NOT NULL AND {unexpected}")
+    kept = f"CASE WHEN NOT {column.missing} THEN {column.sql} END"
+    plan.windows.append(
+        f"last_value({kept} IGNORE NULLS) OVER (ORDER BY {POSITION} "
+        f"ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS {previous}"
+    )
+    return plan
+
+
+@compiles(
+    "expect_column_pair_values_a_to_be_greater_than_b", "expect_column_pair_values_to_be_equal"
+)
+def _pair(spec: CheckSpec, env: Env) -> Plan:
+    """Rows where both values are missing are skipped (GX's default `ignore_row_if`); a
+    missing value beside a present one is unexpected."""
+    if spec.kwargs.get("ignore_row_if", "both_values_are_missing") != "both_values_are_missing":
+        raise NotCompiled
+    a, b = env.column(spec.kwargs.get("column_A")), env.column(spec.kwargs.get("column_B"))
+    if spec.expectation.endswith("to_be_equal"):
+        holds = f"{a.sql} = {b.sql}"
+    else:
+        holds = f"{a.sql} {'>=' if spec.kwargs.get('or_equal') else '>'} {b.sql}"
+    value = f"[CAST({a.sql} AS VARCHAR), CAST({b.sql} AS VARCHAR)]"
+    missing = f"({a.missing} AND {b.missing})"
+    unexpected = f"{a.missing} OR {b.missing} OR NOT ({holds})"
+    return _rows_plan(spec, env, value, missing, unexpected)
+
+
+@compiles("expect_column_values_to_be_of_type", "expect_column_values_to_be_in_type_list")
+def _types(spec: CheckSpec, env: Env) -> Plan:
+    """Types by DuckDB's names (`BIGINT`, `INT8`, `VARCHAR`, ...); a pandas dtype name
+    (`int64`, `object`) is about a pandas frame, so GX judges it."""
+    column = env.column(spec.kwargs.get("column"))
+    wanted = (
+        spec.kwargs.get("type__list")
+        if "type_list" in spec.expectation
+        else [spec.kwargs.get("type_")]
+    )
+    if not isinstance(wanted, list) or not all(isinstance(t, str) for t in wanted):
+        raise ValueError("give the type names as strings")
+    canonical = [env.type_names.get(t.upper()) for t in wanted]
+    if not all(canonical):
+        raise NotCompiled
+    observed = column.type.split("(")[0]
+    return Plan([], lambda _: (observed in canonical, {"observed_value": column.type}))
+
+
+# --- table expectations -------------------------------------------------------------
+
+
+@compiles("expect_table_row_count_to_be_between", "expect_table_row_count_to_equal")
+def _row_count(spec: CheckSpec, env: Env) -> Plan:
+    return _observed(spec, ["count(*)"], lambda v: v[0])
+
+
+@compiles("expect_table_column_count_to_be_between", "expect_table_column_count_to_equal")
+def _column_count(spec: CheckSpec, env: Env) -> Plan:
+    return _observed(spec, [], lambda _: len(env.columns))
+
+
+@compiles("expect_table_columns_to_match_set", "expect_table_columns_to_match_ordered_list")
+def _columns(spec: CheckSpec, env: Env) -> Plan:
+    names = list(env.columns)
+    if spec.expectation.endswith("ordered_list"):
+        wanted = list(spec.kwargs.get("column_list") or [])
+        return Plan([], lambda _: (names == wanted, {"observed_value": names}))
+    expected = set(spec.kwargs.get("column_set") or [])
+    exact = spec.kwargs.get("exact_match", True)
+
+    def finish(_: list[Any]) -> tuple[bool, dict[str, Any]]:
+        passed = set(names) == expected if exact else expected <= set(names)
+        return passed, {"observed_value": sorted(names)}
+
+    return Plan([], finish)
+
+
+# --- column aggregate expectations: one observed value ------------------------------
+
+_AGGREGATES = {
+    "expect_column_min_to_be_between": "min",
+    "expect_column_max_to_be_between": "max",
+    "expect_column_mean_to_be_between": "avg",
+    "expect_column_median_to_be_between": "median",
+    "expect_column_sum_to_be_between": "sum",
+    "expect_column_stdev_to_be_between": "stddev_samp",
+}
+
+
+@compiles(*_AGGREGATES)
+def _aggregate(spec: CheckSpec, env: Env) -> Plan:
+    """min and max of any ordered column; the others of numbers only, as doubles (pandas).
+    A standard deviation over an infinite value is NaN (DuckDB would raise)."""
+    column = env.column(spec.kwargs.get("column"))
+    function = _AGGREGATES[spec.expectation]
+    ordered = function in ("min", "max")
+    if not (column.numeric or (ordered and (column.text or column.temporal))):
+        raise TypeTrouble(_type_message(column, f"a {function}"))
+    _bounds(column if ordered else Column(column.name, "DOUBLE"), spec.kwargs)
+    values = f"{column.sql}) FILTER (WHERE NOT {column.missing}"
+    select = f"{function}({values})"
+    if not ordered:
+        select = f"CAST({select} AS DOUBLE)"
+    if function == "sum":
+        select = f"coalesce({select}, 0)"
+    if function == "stddev_samp" and column.floating:
+        finite = f"{column.sql}) FILTER (WHERE NOT {column.missing} AND NOT isinf({column.sql})"
+        select = (
+            f"CASE WHEN count(*) FILTER (WHERE isinf({column.sql})) > 0 THEN 'NaN'::DOUBLE "
+            f"ELSE CAST(stddev_samp({finite}) AS DOUBLE) END"
+        )
+    return _observed(spec, [select], lambda v: v[0])
+
+
+@compiles(
+    "expect_column_distinct_values_to_be_in_set",
+    "expect_column_distinct_values_to_contain_set",
+    "expect_column_distinct_values_to_equal_set",
+)
+def _distinct(spec: CheckSpec, env: Env) -> Plan:
+    """As GX: `unexpected_count` distinct values outside the set, `missing_count` values of
+    the set never seen (no observed value)."""
+    column = env.column(spec.kwargs.get("column"))
+    select = f"list(DISTINCT {column.sql}) FILTER (WHERE NOT {column.missing})"
+    wanted = list(spec.kwargs.get("value_set") or [])
+    kind = spec.expectation.rpartition("_to_")[2]
+
+    def finish(values: list[Any]) -> tuple[bool, dict[str, Any]]:
+        found = sorted((_plain(v) for v in values[0] or []), key=_sort_key)
+        unexpected = [v for v in found if v not in wanted]
+        missing = [v for v in wanted if v not in found]
+        fields: dict[str, Any] = {}
+        if kind != "contain_set":  # no value outside the set
+            fields |= {"unexpected_count": len(unexpected), "unexpected_sample": unexpected}
+        if kind != "be_in_set":  # every value of the set seen
+            fields |= {"missing_count": len(missing), "missing_values": missing}
+        return not fields.get("unexpected_count") and not fields.get("missing_count"), fields
+
+    return Plan([select], finish)
+
+
+@compiles("expect_column_unique_value_count_to_be_between")
+def _unique_count(spec: CheckSpec, env: Env) -> Plan:
+    column = env.column(spec.kwargs.get("column"))
+    select = f"count(DISTINCT {column.sql}) FILTER (WHERE NOT {column.missing})"
+    return _observed(spec, [select], lambda v: v[0])
+
+
+@compiles("expect_column_proportion_of_unique_values_to_be_between")
+def _unique_share(spec: CheckSpec, env: Env) -> Plan:
+    column = env.column(spec.kwargs.get("column"))
+    selects = [
+        f"count(DISTINCT {column.sql}) FILTER (WHERE NOT {column.missing})",
+        f"count(*) FILTER (WHERE NOT {column.missing})",
+    ]
+    return _observed(spec, selects, lambda v: v[0] / v[1] if v[1] else 0)
+
+
+@compiles("expect_column_most_common_value_to_be_in_set")
+def _most_common(spec: CheckSpec, env: Env) -> Plan:
+    """The modes: every non-missing value as frequent as the most frequent one."""
+    column = env.column(spec.kwargs.get("column"))
+    counts = f"histogram({column.sql}) FILTER (WHERE NOT {column.missing})"
+    select = (
+        f"list_transform(list_filter(map_entries({counts}), "
+        f"e -> e.value = list_max(map_values({counts}))), e -> e.key)"
+    )
+    wanted = spec.kwargs.get("value_set") or []
+    ties_okay = bool(spec.kwargs.get("ties_okay"))
+
+    def finish(values: list[Any]) -> tuple[bool, dict[str, Any]]:
+        modes = sorted((_plain(v) for v in values[0] or []), key=_sort_key)
+        inside = [m in wanted for m in modes]
+        passed = bool(modes) and (any(inside) if ties_okay else all(inside) and len(modes) == 1)
+        return passed, {"observed_value": modes}
+
+    return Plan([select], finish)
+
+
+def _observed(spec: CheckSpec, selects: list[str], value: Callable[[list[Any]], Any]) -> Plan:
+    """An aggregate expectation: `value` of the selects, judged against min/max (or value)."""
+
+    def finish(values: list[Any]) -> tuple[bool, dict[str, Any]]:
+        observed = _plain(value(values))
+        return _within(observed, spec.kwargs), {"observed_value": observed}
+
+    return Plan(selects, finish)
+
+
+def _within(observed: Any, kwargs: dict[str, Any]) -> bool:
+    if "value" in kwargs:
+        return observed == kwargs["value"]
+    if observed is None or (isinstance(observed, float) and math.isnan(observed)):
+        return False
+    low, high = kwargs.get("min_value"), kwargs.get("max_value")
+    if low is not None and (observed < low or (kwargs.get("strict_min") and observed == low)):
+        return False
+    return not (
+        high is not None and (observed > high or (kwargs.get("strict_max") and observed == high))
+    )
+
+
+# --- arguments ----------------------------------------------------------------------
+
+
+def _range_sql(column: Column, value: str, kwargs: dict[str, Any]) -> str:
+    """SQL: `value` lies within min_value/max_value (strict_min/strict_max)."""
+    return " AND ".join(
+        f"{value} {operator}{'' if kwargs.get(strict) else '='} {literal}"
+        for literal, operator, strict in _bounds(column, kwargs)
+    )
+
+
+def _bounds(column: Column, kwargs: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(SQL literal, operator, strictness argument) of each bound given; a bound a value of
+    the column cannot be compared with is the data's type problem."""
+    given = {
+        "min_value": (kwargs.get("min_value"), ">", "strict_min"),
+        "max_value": (kwargs.get("max_value"), "<", "strict_max"),
+    }
+    given = {k: v for k, v in given.items() if v[0] is not None}
+    if not given and "value" not in kwargs:
+        raise ValueError("give `min_value`, `max_value` or both")
+    literals = []
+    for bound, operator, strict in given.values():
+        literal = _literal(bound, column)
+        if literal is None:
+            raise TypeTrouble(_type_message(column, f"the bound {bound!r}"))
+        literals.append((literal, operator, strict))
+    return literals
+
+
+def _literal(value: Any, column: Column) -> str | None:
+    """A SQL literal of `value` if a value of the column can equal it, else None (a number
+    is never equal to a string, as in pandas)."""
+    if isinstance(value, bool):
+        return ("true" if value else "false") if column.type == "BOOLEAN" else None
+    if isinstance(value, int | float):
+        if not column.numeric:
+            return None
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"'{value}'::DOUBLE"
+        return repr(value)
+    if isinstance(value, dt.date | dt.datetime):
+        if not column.temporal:
+            return None
+        return f"CAST({quote_literal(value.isoformat())} AS {column.type})"
+    if isinstance(value, str):
+        return quote_literal(value) if column.text else None
+    return None
+
+
+def _text_column(env: Env, spec: CheckSpec, what: str) -> Column:
+    column = env.column(spec.kwargs.get("column"))
+    if not column.text:
+        raise TypeTrouble(_type_message(column, what))
+    return column
+
+
+def _type_message(column: Column, what: str) -> str:
+    return (
+        f"column `{column.name}` is {column.type}, which cannot be checked against {what}; "
+        "declare its type in `columns:` or fix the source"
+    )
+
+
+def _plain(value: Any) -> Any:
+    """A value as GX reports it: NaN as None, DECIMAL as float."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if type(value).__name__ == "Decimal":
+        return float(value)
+    return value
+
+
+def _sort_key(value: Any) -> tuple[str, Any]:
+    return (type(value).__name__, value)
