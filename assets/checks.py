@@ -31,7 +31,11 @@ def _table_check(ref: str, specs: list[CheckSpec]) -> dg.AssetChecksDefinition:
         name=f"{ref.replace('.', '__')}__checks",
         specs=[
             dg.AssetCheckSpec(
-                s.name, asset=asset_key, blocking=s.blocking, description=s.description
+                s.name,
+                asset=asset_key,
+                blocking=s.blocking,
+                description=s.description,
+                additional_deps=_reads_also(ref, s),
             )
             for s in specs
         ],
@@ -64,6 +68,13 @@ def _table_check(ref: str, specs: list[CheckSpec]) -> dg.AssetChecksDefinition:
     return run_checks
 
 
+def _reads_also(ref: str, spec: CheckSpec) -> list[dg.AssetKey]:
+    """A foreign key's target in `raw`, so a run loads it before checking against it (a
+    target downstream, in `unified`, would make a cycle: its verdict goes stale instead)."""
+    target = spec.kwargs.get("target", "") if spec.sql == "references" else ""
+    return [key_for_table(target)] if target.startswith("raw.") and target != ref else []
+
+
 def evaluate(
     hub: HubResource, ref: str, specs: list[CheckSpec]
 ) -> tuple[list[Verdict], dict[str, str | None]]:
@@ -75,7 +86,7 @@ def evaluate(
     key = primary_keys(config).get(ref, [])
     with hub.store.reader() as con:
         versions = {s.name: data_version(con, s) for s in specs}
-        found = {s.name: run_sql_check(con, s) for s in specs if s.sql}
+        found = {s.name: run_sql_check(con, s, key) for s in specs if s.sql}
         verdicts, left = compiled.run(con, table, [s for s in specs if not s.sql], key)
         found |= {v.check: v for v in verdicts}
         if left:

@@ -17,6 +17,7 @@ Rows it could not read are `Reject`s that keep the original record and the reaso
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -50,13 +51,58 @@ class Column(Model):
     "strptime format of a DATE or TIMESTAMP column, e.g. `%d/%m/%Y`."
 
 
+_TARGET = re.compile(
+    r"^(?:(?P<layer>raw|unified|serve)\.)?(?P<table>[A-Za-z_]\w*)\."
+    r"(?P<columns>\[[^\]]*\]|[A-Za-z_]\w*)$"
+)
+
+
+class Reference(Model):
+    """A foreign key, checked as a check on its table."""
+
+    target: str
+    "`<source>__<table>.<column>`, or in another layer `unified.<entity>.<column>`; "
+    "composite: `<table>.[x, y]` with the key written `[a, b]`."
+    severity: Literal["error", "warn"] = "error"
+    "`error` is blocking; `warn` reports orphans without stopping anything."
+    name: str | None = None
+    "Check name (default `references__<column>`)."
+
+    @model_validator(mode="after")
+    def _target_form(self) -> Reference:
+        if not _TARGET.match(self.target.strip()):
+            raise ValueError(
+                f"target {self.target!r}: write `<source>__<table>.<column>`, "
+                "`unified.<entity>.<column>` or `<table>.[x, y]`"
+            )
+        return self
+
+    def target_table(self, layer: str) -> str:
+        """`<layer>.<table>` of the target; its own layer when the target names none."""
+        found = _TARGET.match(self.target.strip())
+        return f"{found['layer'] or layer}.{found['table']}"
+
+    @property
+    def target_columns(self) -> list[str]:
+        return column_list(_TARGET.match(self.target.strip())["columns"])
+
+
+def column_list(text: str) -> list[str]:
+    """`a` -> [a]; `[a, b]` -> [a, b]."""
+    text = text.strip()
+    if text.startswith("[") and text.endswith("]"):
+        return [c.strip() for c in text[1:-1].split(",") if c.strip()]
+    return [text]
+
+
 class Table(Model):
     primary_key: list[str] = Field(default_factory=list)
     "Columns that identify a row; checked unique and not null (blocking); `merge` upserts on it."
     columns: dict[str, Column] = Field(default_factory=dict)
     "Descriptions, PII classes and declared types of columns."
-    references: dict[str, str] = Field(default_factory=dict)
-    "Foreign keys: column -> `<source>__<table>.<column>`, checked as a blocking check."
+    references: dict[str, Reference] = Field(default_factory=dict)
+    "Foreign keys: column (or `[a, b]`) -> `<source>__<table>.<column>` (blocking), or ->"
+    "`{target: ..., severity: warn|error, name: ...}`; targets may be in `unified` too."
     write: Write = "replace"
     "`replace` the table, `append` the rows read, or `merge` them on the primary key."
     cursor: str | None = None
@@ -65,6 +111,9 @@ class Table(Model):
     "Rejected rows a load may have before its `rejects` check blocks (default 0)."
     max_reject_share: float | None = Field(default=None, ge=0, le=1)
     "Or: the share of rows read that may be rejected (0.01 = 1%)."
+    max_row_drop: float | None = Field(default=None, ge=0, le=1)
+    "The share of its rows a new batch may lose against the previous one (0.5) before the "
+    "`row_drop` check blocks."
     null_values: list[str] | None = None
     "Texts that mean NULL here (default: the source's)."
     schema_contract: Contract | None = Field(default=None, alias="schema")
@@ -75,6 +124,11 @@ class Table(Model):
     def _one_key_as_list(cls, data: Any) -> Any:
         if isinstance(data, dict) and isinstance(data.get("primary_key"), str):
             data = {**data, "primary_key": [data["primary_key"]]}
+        if isinstance(data, dict) and isinstance(data.get("references"), dict):
+            short = {
+                k: {"target": v} if isinstance(v, str) else v for k, v in data["references"].items()
+            }
+            data = {**data, "references": short}
         return data
 
     @model_validator(mode="after")
@@ -83,6 +137,12 @@ class Table(Model):
             raise ValueError("`write: merge` upserts on the primary key: add `primary_key`")
         if self.max_rejects is not None and self.max_reject_share is not None:
             raise ValueError("give `max_rejects` or `max_reject_share`, not both")
+        for key, reference in self.references.items():
+            if len(column_list(key)) != len(reference.target_columns):
+                raise ValueError(
+                    f"references.{key}: {len(column_list(key))} column(s) cannot reference "
+                    f"{len(reference.target_columns)} in {reference.target}"
+                )
         return self
 
     def declared_types(self) -> dict[str, str]:

@@ -252,6 +252,7 @@ class HubConfig(Model):
                     "so remove it from `reads`"
                 )
         self._policies_cover_every_pii_class()
+        self._references_resolve()
         raw_names = [f"{s}__{t}" for s, t, _ in self.raw_tables()]
         twice = sorted({n for n in raw_names if raw_names.count(n) > 1})
         if twice:
@@ -279,6 +280,19 @@ class HubConfig(Model):
                         f"{at}: PII class `{pii}` has no policy for the `{audience}` audience; "
                         f"add `{pii}: mask` (or clear, hash, redact) under "
                         f"governance.policies.{audience}"
+                    )
+
+    def _references_resolve(self) -> None:
+        tables = {f"raw.{s}__{t}" for s, t, _ in self.raw_tables()}
+        tables |= {f"unified.{name}" for name in self.entities}
+        tables |= {f"serve.{name}" for name in self.serve}
+        for source, table, cfg in self.raw_tables():
+            for key, reference in cfg.references.items():
+                target = reference.target_table("raw")
+                if target not in tables:
+                    raise ValueError(
+                        f"sources.{source}.tables.{table}.references.{key}: no table {target}; "
+                        f"use one of {sorted(tables)}"
                     )
 
     def pii_declarations(self) -> list[tuple[str, str]]:
@@ -315,7 +329,14 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
         seen: dict[Any, Any] = {}
-        for key_node, _ in node.value:
+        for index, (key_node, value_node) in enumerate(node.value):
+            if isinstance(key_node, yaml.SequenceNode):  # `[a, b]: ...`, a composite key
+                names = ", ".join(str(self.construct_object(n)) for n in key_node.value)
+                key_node = yaml.ScalarNode(
+                    "tag:yaml.org,2002:str", f"[{names}]", key_node.start_mark, key_node.end_mark
+                )
+                node.value[index] = (key_node, value_node)
+
             key = self.construct_object(key_node, deep=deep)
             if key in seen:
                 raise yaml.constructor.ConstructorError(

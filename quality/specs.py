@@ -1,9 +1,11 @@
 """Which checks every table has: the declared ones plus those Groundwork adds by itself.
 
 Added by Groundwork: the row count is not zero and the primary key is unique and not null
-(blocking), foreign keys declared with `references` resolve (blocking), and rejected rows
-stay under `max_rejects` (default 0) or `max_reject_share` (blocking), and the schema kept
-its contract (`schema`: blocking under `freeze`, a warning otherwise).
+(blocking), foreign keys declared with `references` resolve (blocking unless `severity:
+warn`), rejected rows stay under `max_rejects` (default 0) or `max_reject_share` (blocking),
+a new batch keeps all but `max_row_drop` of the previous one's rows (blocking, when
+declared), and the schema kept its contract (`schema`: blocking under `freeze`, a warning
+otherwise).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 
 import duckdb
 
+from connectors.base import column_list
 from hub.config import HubConfig
 from hub.store import latest_batch
 
@@ -63,20 +66,23 @@ def table_checks(config: HubConfig) -> dict[str, list[CheckSpec]]:
     for source, table, table_config in config.raw_tables():
         ref = f"raw.{source}__{table}"
         specs = checks[ref]
-        for column, target in table_config.references.items():
-            specs.append(
-                CheckSpec(
-                    ref,
-                    f"references__{column}",
-                    True,
-                    kwargs={"column": column, "target": target},
-                    sql="references",
-                )
-            )
+        for key, reference in table_config.references.items():
+            columns = column_list(key)
+            kwargs = {
+                "columns": columns,
+                "target": reference.target_table("raw"),
+                "target_columns": reference.target_columns,
+            }
+            name = reference.name or "references__" + "__".join(columns)
+            blocking = reference.severity == "error"
+            specs.append(CheckSpec(ref, name, blocking, kwargs=kwargs, sql="references"))
         limits = {"max_rejects": table_config.max_rejects or 0}
         if table_config.max_reject_share is not None:
             limits = {"max_reject_share": table_config.max_reject_share}
         specs.append(CheckSpec(ref, "rejects", True, kwargs=limits, sql="rejects"))
+        if table_config.max_row_drop is not None:
+            drop = {"max_row_drop": table_config.max_row_drop}
+            specs.append(CheckSpec(ref, "row_drop", True, kwargs=drop, sql="row_drop"))
         contract = config.sources[source].contract_of(table_config)
         specs.append(
             CheckSpec(
@@ -106,9 +112,7 @@ def data_version(con: duckdb.DuckDBPyConnection, spec: CheckSpec) -> str | None:
     version = latest_batch(con, spec.table)
     if version is None or spec.sql != "references":
         return version
-    layer = spec.table.partition(".")[0]
-    target = latest_batch(con, f"{layer}.{spec.kwargs['target'].partition('.')[0]}")
-    return f"{version}+{target}"
+    return f"{version}+{latest_batch(con, spec.kwargs['target'])}"
 
 
 def _structural(ref: str, primary_key: list[str]) -> list[CheckSpec]:

@@ -1,47 +1,89 @@
 """The checks GX cannot express on one pandas batch, as one DuckDB query each.
 
-`references`: every non-null value of a column exists in the referenced table's column.
+`references`: every row's key (one column or several) exists in the referenced table, in any
+layer.
 `rejects`: the latest load of the table rejected no more rows than `max_rejects` (or than
 `max_reject_share` of the rows it read).
 `schema`: the table's columns did not change since its previous batch (`meta.schema_history`).
+`row_drop`: the table did not lose more than `max_row_drop` of its rows since its previous
+batch.
 """
 
 from __future__ import annotations
 
 import duckdb
 
-from hub.store import quote_ident, split_ref, table_ref
+from hub.store import quote_column, split_ref, table_exists, table_ref
 from quality.specs import SAMPLE_SIZE, CheckSpec, Verdict
 
 
-def run_sql_check(con: duckdb.DuckDBPyConnection, spec: CheckSpec) -> Verdict:
-    checks = {"references": _references, "rejects": _rejects, "schema": _schema}
+def run_sql_check(con: duckdb.DuckDBPyConnection, spec: CheckSpec, key: list[str]) -> Verdict:
+    """`key`: the table's primary key, shown beside each sampled failing row."""
+    checks = {
+        "references": _references,
+        "rejects": _rejects,
+        "schema": _schema,
+        "row_drop": _row_drop,
+    }
     if spec.sql not in checks:
         raise ValueError(f"unknown SQL check {spec.sql!r}")
-    return checks[spec.sql](con, spec)
+    return checks[spec.sql](con, spec, key)
 
 
-def _references(con: duckdb.DuckDBPyConnection, spec: CheckSpec) -> Verdict:
-    schema, table = split_ref(spec.table)
-    target_table, _, target_column = spec.kwargs["target"].partition(".")
-    column = quote_ident(spec.kwargs["column"])
-    target = table_ref(schema, target_table)
+def _references(con: duckdb.DuckDBPyConnection, spec: CheckSpec, key: list[str]) -> Verdict:
+    """Rows whose key columns are all present and match no row of the target (a row with a
+    missing key column is not checked, as SQL's MATCH SIMPLE). Columns of one type compare
+    as they are, others as text."""
+    table, target = table_ref(*split_ref(spec.table)), table_ref(*split_ref(spec.kwargs["target"]))
+    columns, target_columns = spec.kwargs["columns"], spec.kwargs["target_columns"]
     try:
-        count, sample = con.execute(
-            f"SELECT count(*), list(DISTINCT CAST(t.{column} AS VARCHAR))[1:{SAMPLE_SIZE}] "
-            f"FROM {table_ref(schema, table)} t ANTI JOIN {target} r "
-            f"ON CAST(t.{column} AS VARCHAR) = CAST(r.{quote_ident(target_column)} AS VARCHAR) "
-            f"WHERE t.{column} IS NOT NULL"
-        ).fetchone()
-    except duckdb.Error as exc:
-        return Verdict(spec.name, None, error=f"references {spec.kwargs['target']}: {exc}")
-    metadata = {"unexpected_count": count, "references": spec.kwargs["target"]}
+        types = dict(
+            con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {table})").fetchall()
+        )
+        target_types = dict(
+            con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {target})").fetchall()
+        )
+    except duckdb.CatalogException:
+        exists = table_exists(con, *split_ref(spec.table))
+        missing = spec.kwargs["target"] if exists else spec.table
+        return Verdict(spec.name, None, error=f"{missing} does not exist yet: materialize it first")
+    unknown = [c for c in columns if c not in types] + [
+        f"{spec.kwargs['target']}.{c}" for c in target_columns if c not in target_types
+    ]
+    if unknown:
+        return Verdict(spec.name, None, error=f"no column(s) {', '.join(unknown)}")
+    pairs = []
+    for column, target_column in zip(columns, target_columns, strict=True):
+        mine, theirs = f"t.{quote_column(column)}", f"r.{quote_column(target_column)}"
+        if types[column] != target_types[target_column]:
+            mine, theirs = f"CAST({mine} AS VARCHAR)", f"CAST({theirs} AS VARCHAR)"
+        pairs.append(f"{mine} = {theirs}")
+    present = " AND ".join(f"t.{quote_column(c)} IS NOT NULL" for c in columns)
+    shown = [f"CAST(t.{quote_column(c)} AS VARCHAR)" for c in columns]
+    value = shown[0] if len(shown) == 1 else f"'[' || concat_ws(', ', {', '.join(shown)}) || ']'"
+    keys = [f"CAST(t.{quote_column(k)} AS VARCHAR)" for k in key if k in types]
+    row_key = f"concat_ws(', ', {', '.join(keys)})" if keys else "NULL"
+    total, missing = con.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE NOT ({present})) FROM {table} t"
+    ).fetchone()
+    count, sample, sample_keys = con.execute(
+        f"SELECT count(*), list({value} ORDER BY t.rowid)[1:{SAMPLE_SIZE}], "
+        f"list({row_key} ORDER BY t.rowid)[1:{SAMPLE_SIZE}] "
+        f"FROM {table} t ANTI JOIN {target} r ON {' AND '.join(pairs)} WHERE {present}"
+    ).fetchone()
+    metadata = {
+        "element_count": total,
+        "missing_count": missing,
+        "unexpected_count": count,
+        "unexpected_percent": count / (total - missing) * 100 if total > missing else None,
+        "references": f"{spec.kwargs['target']}.[{', '.join(target_columns)}]",
+    }
     if count:
-        metadata["unexpected_sample"] = sorted(sample)
+        metadata |= {"unexpected_sample": sample, "unexpected_keys": sample_keys}
     return Verdict(spec.name, count == 0, metadata)
 
 
-def _rejects(con: duckdb.DuckDBPyConnection, spec: CheckSpec) -> Verdict:
+def _rejects(con: duckdb.DuckDBPyConnection, spec: CheckSpec, key: list[str]) -> Verdict:
     row = con.execute(
         "SELECT batch_id, rejected, read FROM meta.batches WHERE table_name = ? "
         "ORDER BY seq DESC LIMIT 1",
@@ -64,7 +106,7 @@ def _rejects(con: duckdb.DuckDBPyConnection, spec: CheckSpec) -> Verdict:
     return Verdict(spec.name, passed, metadata)
 
 
-def _schema(con: duckdb.DuckDBPyConnection, spec: CheckSpec) -> Verdict:
+def _schema(con: duckdb.DuckDBPyConnection, spec: CheckSpec, key: list[str]) -> Verdict:
     """Schema changes since the table's current batch was loaded (its own included): any
     change fails the check (blocking under `freeze`, where the load was refused)."""
     changes = con.execute(
@@ -85,3 +127,18 @@ def _schema(con: duckdb.DuckDBPyConnection, spec: CheckSpec) -> Verdict:
         not changes,
         {"contract": spec.kwargs["contract"], "changes": described or ["none"]},
     )
+
+
+def _row_drop(con: duckdb.DuckDBPyConnection, spec: CheckSpec, key: list[str]) -> Verdict:
+    """The table kept at least `1 - max_row_drop` of the rows its previous batch had."""
+    counts = con.execute(
+        "SELECT rows FROM meta.batches WHERE table_name = ? ORDER BY seq DESC LIMIT 2",
+        [spec.table],
+    ).fetchall()
+    share = spec.kwargs["max_row_drop"]
+    if len(counts) < 2:
+        return Verdict(spec.name, True, {"observed_value": None, "note": "first batch"})
+    now, before = counts[0][0], counts[1][0]
+    dropped = (before - now) / before if before else 0.0
+    metadata = {"observed_value": dropped, "rows": now, "previous_rows": before}
+    return Verdict(spec.name, dropped <= share, metadata)

@@ -23,12 +23,14 @@ from hub.store import Store
 class Project:
     """A hub.yaml with the given sources, its store, and one-line loads and queries."""
 
-    def __init__(self, root: Path, sources: dict[str, Any]) -> None:
+    def __init__(self, root: Path, sources: dict[str, Any], **sections: Any) -> None:
         self.root = root
-        self.write(sources)
+        self.write(sources, **sections)
 
-    def write(self, sources: dict[str, Any]) -> None:
-        (self.root / "hub.yaml").write_text(yaml.safe_dump({"sources": sources}, sort_keys=False))
+    def write(self, sources: dict[str, Any], **sections: Any) -> None:
+        """hub.yaml with these sources and other sections (`checks`, `entities`, ...)."""
+        document = {"sources": sources, **sections}
+        (self.root / "hub.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
 
     @property
     def store(self) -> Store:

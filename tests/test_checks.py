@@ -1,0 +1,224 @@
+"""Checks on data nobody tidied: every declared check evaluates and is recorded, counts match
+plain DuckDB SQL, a type problem is the data's fault and says so, references carry their
+severity, and GX is imported only for an expectation the SQL compiler leaves to it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from hub.runner import dagster_instance, materialize
+from tests.sources import Project
+
+CARRIERS = ["UA", "AA", "B6", "DL", "EV", "MQ", "US", "WN", "VX", "FL", "AS", "9E", "F9", "HA"]
+
+
+def flights_csv(rows: int) -> str:
+    """Flights as a public export has them: `NA` for delays not known, tail numbers missing
+    or odd, a destination no airport list knows."""
+    lines = ["flight_id,carrier,flight,origin,dest,dep_delay,distance,tailnum"]
+    for i in range(rows):
+        delay = "NA" if i % 17 == 0 else str((i * 7) % 120 - 20)
+        tail = "" if i % 23 == 0 else ("XY" + str(i) if i % 31 == 0 else f"N{100 + i}UA")
+        dest = "BQN" if i % 50 == 0 else ["IAH", "MIA", "ATL", "ORD"][i % 4]
+        origin = ["EWR", "JFK", "LGA"][i % 3]
+        lines.append(
+            f"{i},{CARRIERS[i % 14]},{i % 40},{origin},{dest},{delay},{200 + i % 2000},{tail}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+AIRPORTS = "faa,name\nEWR,Newark\nJFK,Kennedy\nLGA,LaGuardia\nIAH,Houston\nMIA,Miami\n"
+AIRPORTS += "ATL,Atlanta\nORD,Chicago\n"
+ROUTES = "carrier,flight,note\n" + "".join(f"{CARRIERS[i % 14]},{i},r\n" for i in range(39))
+
+CHECKS = [
+    {"expect": "expect_column_values_to_be_unique", "kwargs": {"column": "flight_id"}},
+    {"expect": "expect_column_values_to_not_be_null", "kwargs": {"column": "tailnum"}},
+    {
+        "expect": "expect_column_values_to_be_in_set",
+        "kwargs": {"column": "origin", "value_set": ["EWR", "JFK", "LGA"]},
+    },
+    {
+        "expect": "expect_column_values_to_be_between",
+        "kwargs": {"column": "dep_delay", "min_value": -30, "max_value": 90},
+        "severity": "warn",
+    },
+    {
+        "expect": "expect_column_values_to_match_regex",
+        "kwargs": {"column": "tailnum", "regex": "^N[0-9]+[A-Z]*$"},
+        "severity": "warn",
+    },
+    {
+        "expect": "expect_column_value_lengths_to_equal",
+        "kwargs": {"column": "carrier", "value": 2},
+    },
+    {"expect": "expect_table_row_count_to_be_between", "kwargs": {"min_value": 100}},
+    {
+        "expect": "expect_column_mean_to_be_between",
+        "kwargs": {"column": "distance", "min_value": 400, "max_value": 1500},
+    },
+    {
+        "expect": "expect_column_distinct_values_to_be_in_set",
+        "kwargs": {"column": "dest", "value_set": ["IAH", "MIA", "ATL", "ORD", "BQN"]},
+    },
+    {  # not compiled (GX only): runs through GX on the `flight` column alone
+        "expect": "expect_column_values_to_be_dateutil_parseable",
+        "kwargs": {"column": "dest", "mostly": 0.0},
+        "name": "dest_dateutil",
+        "severity": "warn",
+    },
+]
+
+
+def flights_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **table: object) -> Project:
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / ".dagster"))
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    (exports / "flights.csv").write_text(flights_csv(600))
+    (exports / "airports.csv").write_text(AIRPORTS)
+    (exports / "routes.csv").write_text(ROUTES)
+    return Project(
+        tmp_path,
+        {
+            "ops": {
+                "kind": "files",
+                "path": "exports",
+                "tables": {
+                    "flights": {
+                        "pattern": "flights.csv",
+                        "primary_key": "flight_id",
+                        "references": {
+                            "dest": {"target": "ops__airports.faa", "severity": "warn"},
+                            "[carrier, flight]": "ops__routes.[carrier, flight]",
+                        },
+                        **table,
+                    },
+                    "airports": {"pattern": "airports.csv", "primary_key": "faa"},
+                    "routes": {"pattern": "routes.csv", "primary_key": ["carrier", "flight"]},
+                },
+            }
+        },
+        checks={"raw.ops__flights": CHECKS},
+    )
+
+
+def latest(project: Project) -> dict[str, tuple[bool | None, bool, dict]]:
+    rows = project.sql(
+        "SELECT check_name, passed, blocking, details FROM meta.check_results "
+        "WHERE table_name = 'raw.ops__flights' "
+        "QUALIFY row_number() OVER (PARTITION BY check_name ORDER BY seq DESC) = 1"
+    )
+    return {
+        name: (passed, blocking, json.loads(details)) for name, passed, blocking, details in rows
+    }
+
+
+def test_every_check_evaluates_and_counts_match_plain_sql(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = flights_project(tmp_path, monkeypatch)
+    report = materialize(project.root / "hub.yaml")
+
+    results = latest(project)
+    structural = {"row_count", "unique__flight_id", "not_null__flight_id", "rejects", "schema"}
+    declared = {"not_null__tailnum", "in_set__origin", "between__dep_delay"}
+    declared |= {"match_regex__tailnum", "column_value_lengths_to_equal__carrier"}
+    declared |= {"table_row_count_to_be_between", "column_mean_to_be_between__distance"}
+    declared |= {"column_distinct_values_to_be_in_set__dest", "dest_dateutil"}
+    references = {"references__dest", "references__carrier__flight"}
+    # the declared unique check on the key is the one Groundwork adds: kept once
+    assert set(results) == structural | declared | references
+    assert all(passed is not None for passed, _, _ in results.values()), results
+
+    # a range on a text column: the data's type, named, never the check's arguments
+    passed, blocking, details = results["between__dep_delay"]
+    assert passed is False and blocking is False
+    assert "column `dep_delay` is VARCHAR" in details["type_problem"]
+    assert "declare its type in `columns:` or fix the source" in details["type_problem"]
+
+    def count(where: str) -> int:
+        return project.sql(f"SELECT count(*) FROM raw.ops__flights WHERE {where}")[0][0]
+
+    assert results["not_null__tailnum"][2]["unexpected_count"] == count("tailnum IS NULL")
+    regex = results["match_regex__tailnum"][2]
+    assert regex["unexpected_count"] == count(
+        "tailnum IS NOT NULL AND NOT regexp_matches(tailnum, '^N[0-9]+[A-Z]*$')"
+    )
+    assert regex["unexpected_keys"][0] == "31"  # the row's primary key, to find it
+    orphans = results["references__dest"]
+    assert orphans[0] is False and orphans[1] is False  # warn: reported, not blocking
+    assert orphans[2]["unexpected_count"] == count("dest = 'BQN'")
+    assert orphans[2]["unexpected_sample"][0] == "BQN" and orphans[2]["unexpected_keys"][0] == "0"
+    composite = results["references__carrier__flight"]
+    missing_routes = project.sql(
+        "SELECT count(*) FROM raw.ops__flights f ANTI JOIN raw.ops__routes r "
+        "USING (carrier, flight)"
+    )[0][0]
+    assert missing_routes > 0 and composite[:2] == (False, True)
+    assert composite[2]["unexpected_count"] == missing_routes
+    mean = project.sql("SELECT avg(distance) FROM raw.ops__flights")[0][0]
+    assert results["column_mean_to_be_between__distance"][2]["observed_value"] == pytest.approx(
+        mean
+    )
+    assert results["dest_dateutil"][0] is True
+
+    # Dagster recorded the same verdicts, the type problem as a failed check
+    logged = dagster_instance(project.root).all_logs(
+        report.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    )
+    evaluations = {
+        e.check_name: e
+        for e in (entry.dagster_event.event_specific_data for entry in logged)
+        if e.asset_key == dg.AssetKey(["raw", "ops", "flights"])
+    }
+    assert set(evaluations) == set(results)
+    assert evaluations["between__dep_delay"].passed is False
+    assert "VARCHAR" in evaluations["between__dep_delay"].metadata["type_problem"].value
+    blocking_failures = {n for n, (p, b, _) in results.items() if b and not p}
+    assert blocking_failures == {"not_null__tailnum", "references__carrier__flight"}
+    assert not report.success
+
+
+def test_declared_type_and_null_text_make_the_range_check_count(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = flights_project(
+        tmp_path,
+        monkeypatch,
+        null_values=["", "NA"],
+        columns={"dep_delay": {"type": "INTEGER"}},
+    )
+    materialize(project.root / "hub.yaml")
+    passed, _, details = latest(project)["between__dep_delay"]
+    outside = project.sql(
+        "SELECT count(*) FROM raw.ops__flights WHERE dep_delay NOT BETWEEN -30 AND 90"
+    )[0][0]
+    missing = project.sql("SELECT count(*) FROM raw.ops__flights WHERE dep_delay IS NULL")[0][0]
+    assert outside > 0 and passed is False
+    assert (details["unexpected_count"], details["missing_count"]) == (outside, missing)
+
+
+def test_great_expectations_is_imported_only_when_an_expectation_needs_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = flights_project(tmp_path, monkeypatch)
+    for selection, imported in (("raw/ops/airports", "False"), ("raw/ops/flights", "True")):
+        script = (
+            "import sys; from hub.runner import materialize; "
+            f"materialize({str(project.root / 'hub.yaml')!r}, [{selection!r}]); "
+            "print('great_expectations' in sys.modules)"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", script],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).parent.parent,
+        ).stdout.split()
+        assert out[-1] == imported, (selection, out)
