@@ -1,13 +1,17 @@
-"""Enforcing the foundation gate inside a Dagster step: refuse, audited, with the reasons."""
+"""Enforcing the foundation gate inside a Dagster step: refuse, audited, with the reasons;
+and building a derived table only from the inputs the gate proved, a failure recorded."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import dagster as dg
 import duckdb
 
 from hub import audit
 from hub.gate import GateVerdict
-from hub.store import Store
+from hub.secrets import scrub
+from hub.store import Store, latest_batch
+from quality.results import record_failed_build
 
 
 def require_open_gate(
@@ -27,3 +31,29 @@ def require_open_gate(
             )
         raise dg.Failure(description=verdict.message())
     return verdict
+
+
+@contextmanager
+def recorded_build(store: Store, table: str, run_id: str) -> Iterator[None]:
+    """Build a derived table; a build that fails is recorded as the table's failed `build`
+    verdict, so the gate keeps everything that reads the table stopped until one succeeds."""
+    try:
+        yield
+    except Exception as exc:
+        why = exc.description if isinstance(exc, dg.Failure) else f"{type(exc).__name__}: {exc}"
+        with store.transaction() as con:
+            record_failed_build(con, table, scrub(str(why)), run_id)
+        raise
+
+
+def proven_inputs(con: duckdb.DuckDBPyConnection, verdict: GateVerdict) -> dict[str, str | None]:
+    """The batches a build reads, inside its transaction: those the gate proved, or a
+    `dg.Failure` when an input was reloaded since the gate looked."""
+    current = {table: latest_batch(con, table) for table in verdict.batches}
+    moved = [table for table, batch in current.items() if batch != verdict.batches[table]]
+    if moved:
+        raise dg.Failure(
+            description=f"{verdict.target}: {', '.join(moved)} changed since the gate proved "
+            "it (a load ran meanwhile); nothing was built. Run it again once its checks ran."
+        )
+    return current

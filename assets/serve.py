@@ -4,7 +4,7 @@ with every product for agents, and the analyst's on read (`hub.copies`)."""
 
 import dagster as dg
 
-from assets.guard import require_open_gate
+from assets.guard import proven_inputs, recorded_build, require_open_gate
 from assets.keys import key_for_table, table_metadata
 from hub import audit, gate
 from hub.config import HubConfig
@@ -32,17 +32,21 @@ def _product_asset(config: HubConfig, name: str) -> dg.AssetsDefinition:
     )
     def build(context: dg.AssetExecutionContext, hub: HubResource) -> dg.MaterializeResult:
         config = hub.config
-        require_open_gate(
+        verdict = require_open_gate(
             hub.store,
             lambda con: gate.evaluate_build(con, config, f"serve.{name}"),
             context.run_id,
         )
         batch_id = new_batch_id()
-        try:
-            with hub.store.transaction() as con:
-                rows, pii, metadata = _publish(con, config, name, batch_id, context.run_id)
-        except GovernanceError as exc:
-            raise dg.Failure(description=f"{exc} The previous product is kept.") from None
+        with recorded_build(hub.store, f"serve.{name}", context.run_id):
+            try:
+                with hub.store.transaction() as con:
+                    inputs = proven_inputs(con, verdict)
+                    rows, pii, metadata = _publish(
+                        con, config, name, batch_id, inputs, context.run_id
+                    )
+            except GovernanceError as exc:
+                raise dg.Failure(description=f"{exc} The previous product is kept.") from None
         if product.audience == "agent":
             with hub.store.writer() as con:
                 copy = publish_agent_copy(con, config)
@@ -52,10 +56,11 @@ def _product_asset(config: HubConfig, name: str) -> dg.AssetsDefinition:
     return build
 
 
-def _publish(con, config: HubConfig, name: str, batch_id: str, run_id: str):  # noqa: ANN001, ANN202
-    """Publish one product, record its batch and audit it; one transaction."""
+def _publish(con, config: HubConfig, name: str, batch_id: str, inputs: dict, run_id: str):  # noqa: ANN001, ANN202
+    """Publish one product, record its batch (built from `inputs`) and audit it; one
+    transaction."""
     rows, pii = publish(con, config, name)
-    record_batch(con, batch_id, f"serve.{name}", "serve", rows, 0, run_id)
+    record_batch(con, batch_id, f"serve.{name}", "serve", rows, 0, run_id, inputs=inputs)
     audit.append(
         con,
         actor="governance",

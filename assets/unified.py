@@ -4,7 +4,7 @@ from collections import Counter
 
 import dagster as dg
 
-from assets.guard import require_open_gate
+from assets.guard import proven_inputs, recorded_build, require_open_gate
 from assets.keys import key_for_table, table_metadata
 from hub import audit, gate
 from hub.config import HubConfig
@@ -31,13 +31,17 @@ def _entity_asset(config: HubConfig, name: str) -> dg.AssetsDefinition:
     )
     def build(context: dg.AssetExecutionContext, hub: HubResource) -> dg.MaterializeResult:
         config = hub.config
-        require_open_gate(
+        verdict = require_open_gate(
             hub.store,
             lambda con: gate.evaluate_build(con, config, f"unified.{name}"),
             context.run_id,
         )
         batch_id = new_batch_id()
-        with hub.store.transaction() as con:
+        with (
+            recorded_build(hub.store, f"unified.{name}", context.run_id),
+            hub.store.transaction() as con,
+        ):
+            inputs = proven_inputs(con, verdict)
             result = unify(con, name, config.entities[name])
             replace_table(
                 con,
@@ -47,6 +51,7 @@ def _entity_asset(config: HubConfig, name: str) -> dg.AssetsDefinition:
                 source="unify",
                 run_id=context.run_id,
                 batch_id=batch_id,
+                inputs=inputs,
             )
             replace_table(
                 con,
@@ -56,6 +61,7 @@ def _entity_asset(config: HubConfig, name: str) -> dg.AssetsDefinition:
                 source="unify",
                 run_id=context.run_id,
                 batch_id=batch_id,
+                inputs=inputs,
             )
             matched = dict(Counter(result.xref.column("matched_on").to_pylist()))
             audit.append(

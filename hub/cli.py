@@ -6,6 +6,7 @@ printed as one clear message (what, where, the fix) with exit code 2, never a tr
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -21,6 +22,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from hub import report
 from hub.config import ConfigError, config_path, load_config
 from hub.report import print_summary
 from hub.secrets import scrub
@@ -135,10 +137,65 @@ def run(
         raise typer.Exit(1)
 
 
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON, for scripts and CI.")]
+
+
 @app.command()
-def status(config: ConfigOption = None) -> None:
-    """Rows per table, rejected rows, failing checks, drafts and the agents' gates."""
-    print_summary(console, config_path(config), {}, None)
+def status(config: ConfigOption = None, as_json: JsonOption = False) -> None:
+    """Rows per table, rejected rows, checks, drafts and the agents' gates. Exit code 1
+    when an agent may not run."""
+    if as_json:
+        loaded = load_config(config)
+        state = report.status(loaded, Store.of(loaded))
+        print(json.dumps(state.as_dict(), indent=2, default=str))
+    else:
+        state = print_summary(console, config_path(config), {}, None)
+    if not all(verdict.open for verdict in state.gates.values()):
+        raise typer.Exit(1)
+
+
+@app.command()
+def checks(
+    table: Annotated[
+        str | None, typer.Argument(help="Only this table, e.g. raw.crm__clients.")
+    ] = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Every check of every table (or of TABLE) on the current data: passed, failed,
+    errored, stale (it ran on an older batch) or never run. Exit code 1 when a blocking
+    check shown has not passed on the current data."""
+    loaded = load_config(config)
+    state = report.status(loaded, Store.of(loaded))
+    tables = [t for t in state.tables if table in (None, t.table)]
+    if not tables:
+        names = ", ".join(t.table for t in state.tables)
+        raise ConfigError(f"no checked table {table!r}. Fix: use one of {names}.")
+    if as_json:
+        print(json.dumps([t.as_dict() for t in tables], indent=2, default=str))
+    else:
+        _print_checks(tables)
+    if any(c.spec.blocking and c.state != "passed" for t in tables for c in t.checks):
+        raise typer.Exit(1)
+
+
+def _print_checks(tables: list[report.TableStatus]) -> None:
+    colours = {"passed": "green", "failed": "red", "errored": "red"}
+    grid = Table("table", "check", "severity", "state", "unexpected", "evaluated")
+    for table in tables:
+        for check in table.checks:
+            colour = colours.get(check.state, "yellow")
+            grid.add_row(
+                table.table,
+                escape(check.spec.name),
+                "error" if check.spec.blocking else "warn",
+                f"[{colour}]{check.state}[/]",
+                "" if check.unexpected_count is None else str(check.unexpected_count),
+                (check.evaluated_at or "")[:19],
+            )
+    console.print(grid)
+    for problem in (p for t in tables for p in t.problems):
+        console.print(f"✗ {problem}", markup=False)
 
 
 @app.command()

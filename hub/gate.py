@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from hub.config import HubConfig
-from hub.store import latest_batch
+from hub.store import batch_inputs, latest_batch
 from quality import results
 from quality.specs import CheckSpec, data_version, table_checks
 
@@ -99,19 +99,71 @@ def _problems(con: duckdb.DuckDBPyConnection, config: HubConfig, tables: list[st
         if not blocking:
             problems.append(f"{table}: no blocking check covers it, so it cannot be proven")
             continue
-        latest = results.latest(con, table)
-        for spec in blocking:
-            current = data_version(con, spec)
-            passed, version = latest.get(spec.name, (None, None))
-            if current is None:
-                problems.append(f"{table}: never materialized, so its checks never ran")
-                break
-            if version != current:
-                problems.append(f"{table}: check {spec.name} has not run on the current data")
-            elif passed is None:
-                problems.append(f"{table}: check {spec.name} could not be evaluated (error)")
-            elif not passed:
-                problems.append(f"{table}: check {spec.name} failed")
+        if latest_batch(con, table) is None:
+            problems.append(f"{table}: never materialized, so its checks never ran")
+            continue
+        problems += build_problems(con, table)
+        for state in check_states(con, table, blocking):
+            if state.state != "passed":
+                problems.append(f"{table}: check {state.spec.name} {_SAID[state.state]}")
+    return problems
+
+
+_SAID = {
+    "failed": "failed",
+    "errored": "could not be evaluated (error)",
+    "stale": "has not run on the current data",
+    "never run": "has not run on the current data",
+}
+
+
+@dataclass(frozen=True)
+class CheckState:
+    spec: CheckSpec
+    state: str
+    "`passed`, `failed`, `errored`, `stale` (it ran on an older batch) or `never run`."
+    unexpected_count: int | None = None
+    evaluated_at: str | None = None
+
+
+def check_states(
+    con: duckdb.DuckDBPyConnection, table: str, specs: list[CheckSpec]
+) -> list[CheckState]:
+    """Where each check of `table` stands on the table's current data."""
+    latest = results.latest(con, table)
+    states = []
+    for spec in specs:
+        found = latest.get(spec.name)
+        if found is None:
+            states.append(CheckState(spec, "never run"))
+            continue
+        state = (
+            "stale"
+            if found.data_version != data_version(con, spec)
+            else ("errored" if found.passed is None else "passed" if found.passed else "failed")
+        )
+        states.append(CheckState(spec, state, found.unexpected_count, found.evaluated_at))
+    return states
+
+
+def build_problems(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    """A derived table whose last build failed, or built from an input batch that is no
+    longer current: what reads it would read data that lags its sources."""
+    if table.partition(".")[0] not in ("unified", "serve"):
+        return []
+    problems = []
+    failure = results.failed_build(con, table)
+    if failure:
+        problems.append(f"{table}: its last build failed ({failure}); it still holds older data")
+    inputs = batch_inputs(con, table)
+    if inputs is None:
+        return [*problems, f"{table}: it does not record what it was built from; rebuild it"]
+    for source, batch in inputs.items():
+        if latest_batch(con, source) != batch:
+            problems.append(
+                f"{table}: built from batch {batch} of {source}, which is no longer current; "
+                f"rebuild {table}"
+            )
     return problems
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -11,15 +12,45 @@ from rich.table import Table
 from hub import drafts, gate
 from hub.config import HubConfig, load_config
 from hub.store import Store
+from quality.specs import table_checks
+
+
+@dataclass
+class TableStatus:
+    table: str
+    batch: str | None
+    rows: int | None
+    rejected: int | None
+    checks: list[gate.CheckState]
+    "Its checks as hub.yaml declares them now, each where it stands on the current data."
+    problems: list[str]
+    "A derived table's failed build or stale inputs."
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "table": self.table,
+            "batch": self.batch,
+            "rows": self.rows,
+            "rejected": self.rejected,
+            "problems": self.problems,
+            "checks": [
+                {
+                    "name": c.spec.name,
+                    "severity": "error" if c.spec.blocking else "warn",
+                    "blocking": c.spec.blocking,
+                    "state": c.state,
+                    "unexpected_count": c.unexpected_count,
+                    "evaluated_at": c.evaluated_at,
+                }
+                for c in self.checks
+            ],
+        }
 
 
 @dataclass
 class Status:
-    tables: list[tuple[str, int, int]]
-    "(table, rows, rejected in its latest load)"
-    checks_passed: int
-    checks_failed: list[tuple[str, str, bool]]
-    "(table, check, blocking) that failed or errored on their latest evaluation"
+    tables: list[TableStatus]
+    "Every checked table hub.yaml declares, in its order."
     drafts: dict[str, int]
     "status -> count"
     gates: dict[str, gate.GateVerdict]
@@ -27,49 +58,71 @@ class Status:
     first_pending: str | None
     "The oldest pending draft, for the next-steps hint."
 
+    def checks(self, *states: str) -> list[tuple[str, gate.CheckState]]:
+        return [(t.table, c) for t in self.tables for c in t.checks if c.state in states]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "tables": [t.as_dict() for t in self.tables],
+            "agents": [
+                {"agent": name, "may_run": verdict.open, "problems": verdict.problems}
+                for name, verdict in self.gates.items()
+            ],
+            "drafts": self.drafts,
+        }
+
 
 def status(config: HubConfig, store: Store) -> Status:
+    """Where the store stands, by the checks hub.yaml declares now: a check removed from it
+    is gone from here (its history stays in `meta.check_results`)."""
     with store.reader() as con:
-        tables = con.execute(
-            "SELECT table_name, arg_max(rows, seq), arg_max(rejected, seq) "
-            "FROM meta.batches GROUP BY table_name ORDER BY table_name"
-        ).fetchall()
-        checks = con.execute(
-            "SELECT table_name, check_name, passed, blocking FROM meta.check_results "
-            "QUALIFY row_number() OVER (PARTITION BY table_name, check_name "
-            "ORDER BY seq DESC) = 1 ORDER BY table_name, check_name"
-        ).fetchall()
+        batches = {
+            table: (batch, rows, rejected)
+            for table, batch, rows, rejected in con.execute(
+                "SELECT table_name, arg_max(batch_id, seq), arg_max(rows, seq), "
+                "arg_max(rejected, seq) FROM meta.batches GROUP BY table_name"
+            ).fetchall()
+        }
+        tables = [
+            TableStatus(
+                table,
+                *batches.get(table, (None, None, None)),
+                gate.check_states(con, table, specs),
+                gate.build_problems(con, table) if table in batches else [],
+            )
+            for table, specs in table_checks(config).items()
+        ]
         counts = drafts.counts(con)
         gates = {name: gate.evaluate_agent(con, config, name) for name in config.agents}
         pending = drafts.first_pending(con)
-    return Status(
-        tables=[(t, int(r), int(j)) for t, r, j in tables],
-        checks_passed=sum(1 for c in checks if c[2]),
-        checks_failed=[(t, n, bool(b)) for t, n, p, b in checks if not p],
-        drafts=counts,
-        gates=gates,
-        first_pending=pending,
-    )
+    return Status(tables, counts, gates, pending)
 
 
 def print_summary(
     console: Console, path: Path, seconds: dict[str, float], run_id: str | None
-) -> None:
-    """The summary `hub demo`, `hub run` and `hub status` print."""
+) -> Status:
+    """The summary `hub demo`, `hub run` and `hub status` print; returns what it shows."""
     loaded = load_config(path)
     state = status(loaded, Store.of(loaded))
     tables = Table("table", "rows", "rejected", title="Store " + str(loaded.store.path))
-    for name, rows, rejected in state.tables:
-        tables.add_row(name, str(rows), f"[red]{rejected}[/]" if rejected else "0")
+    for table in state.tables:
+        if table.batch is not None:
+            rejected = f"[red]{table.rejected}[/]" if table.rejected else "0"
+            tables.add_row(table.table, str(table.rows), rejected)
     console.print(tables)
-    failed = len(state.checks_failed)
+    failed = state.checks("failed", "errored")
+    waiting = state.checks("stale", "never run")
     console.print(
-        f"Checks: [green]{state.checks_passed} passed[/], "
-        f"{'[red]' if failed else ''}{failed} failed{'[/]' if failed else ''}"
+        f"Checks: [green]{len(state.checks('passed'))} passed[/], "
+        f"{'[red]' if failed else ''}{len(failed)} failed{'[/]' if failed else ''}"
+        + (f", {len(waiting)} not run on the current data" if waiting else "")
     )
-    for table, check, blocking in state.checks_failed:
-        kind = "[red]blocking[/]" if blocking else "[yellow]warning[/]"
-        console.print(f"  ✗ {table}: {check} ({kind})")
+    for table, check in failed:
+        kind = "[red]blocking[/]" if check.spec.blocking else "[yellow]warning[/]"
+        what = " (error)" if check.state == "errored" else ""
+        console.print(f"  ✗ {table}: {check.spec.name}{what} ({kind})")
+    for problem in (p for t in state.tables for p in t.problems):
+        console.print(f"  ✗ {problem}", markup=False)
     for agent, verdict in state.gates.items():
         if verdict.open:
             console.print(f"Agent [bold]{agent}[/]: gate open.")
@@ -103,3 +156,4 @@ def print_summary(
     ]
     lines = [f"  {cmd.ljust(36)}{'# ' + why if why else ''}".rstrip() for cmd, why in steps]
     console.print("\nNext:", *lines, sep="\n", markup=False, soft_wrap=True)
+    return state

@@ -41,6 +41,7 @@ CREATE TABLE IF NOT EXISTS meta.check_results (
     blocking BOOLEAN, evaluated_at TIMESTAMPTZ, run_id VARCHAR, details JSON,
     seq BIGINT DEFAULT nextval('meta.seq'));
 ALTER TABLE meta.batches ADD COLUMN IF NOT EXISTS read BIGINT;
+ALTER TABLE meta.batches ADD COLUMN IF NOT EXISTS inputs JSON;
 CREATE TABLE IF NOT EXISTS meta.source_state (
     table_name VARCHAR PRIMARY KEY, cursor VARCHAR, value VARCHAR, value_type VARCHAR,
     batch_id VARCHAR, updated_at TIMESTAMPTZ);
@@ -296,9 +297,10 @@ def replace_table(
     rejected: int = 0,
     batch_id: str | None = None,
     constants: dict[str, object] | None = None,
+    inputs: dict[str, str | None] | None = None,
 ) -> str:
     """Swap `schema.table` for `data` (plus constant columns, e.g. lineage) and record the
-    batch; call inside a transaction."""
+    batch (built from `inputs`: table -> batch); call inside a transaction."""
     batch_id = batch_id or new_batch_id()
     constants = constants or {}
     extra = "".join(f", ? AS {quote_ident(name)}" for name in constants)
@@ -312,7 +314,7 @@ def replace_table(
     finally:
         con.unregister("_hub_incoming")
     rows = con.execute(f"SELECT count(*) FROM {table_ref(schema, table)}").fetchone()[0]
-    record_batch(con, batch_id, f"{schema}.{table}", source, rows, rejected, run_id)
+    record_batch(con, batch_id, f"{schema}.{table}", source, rows, rejected, run_id, inputs=inputs)
     return batch_id
 
 
@@ -325,11 +327,33 @@ def record_batch(
     rejected: int,
     run_id: str | None,
     read: int | None = None,
+    inputs: dict[str, str | None] | None = None,
 ) -> None:
     """Say in `meta.batches` that `table_name` now holds batch `batch_id` (`rows` in all,
-    `read` rows read by this load of which `rejected` were rejected)."""
+    `read` rows read by this load of which `rejected` were rejected; a derived table's
+    `inputs`: the batch of each table it was built from)."""
     con.execute(
         "INSERT INTO meta.batches (batch_id, table_name, source, loaded_at, rows, rejected, "
-        "run_id, read) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [batch_id, table_name, source, now(), rows, rejected, run_id, read],
+        "run_id, read, inputs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            batch_id,
+            table_name,
+            source,
+            now(),
+            rows,
+            rejected,
+            run_id,
+            read,
+            None if inputs is None else json.dumps(inputs, sort_keys=True),
+        ],
     )
+
+
+def batch_inputs(con: duckdb.DuckDBPyConnection, table_name: str) -> dict[str, str | None] | None:
+    """The inputs (table -> batch) the table's current batch was built from; None for a
+    table loaded from a source, or built before inputs were recorded."""
+    row = con.execute(
+        "SELECT inputs FROM meta.batches WHERE table_name = ? ORDER BY seq DESC LIMIT 1",
+        [table_name],
+    ).fetchone()
+    return json.loads(row[0]) if row and row[0] is not None else None

@@ -93,6 +93,46 @@ def test_reloading_a_referenced_table_makes_the_foreign_key_verdict_stale(
     )
 
 
+def test_a_failed_unified_build_keeps_the_agents_stopped(built_demo: DemoProject) -> None:
+    # billing renames a column the customer entity maps: the load and its checks pass (the
+    # schema check warns under `evolve`), the unified build cannot run
+    accounts = built_demo.root / "demo" / "billing" / "accounts.csv"
+    accounts.write_text(accounts.read_text().replace("company_name", "company", 1))
+
+    first = materialize(built_demo.config_path)
+    later = materialize(built_demo.config_path, ["agents/onboarding"])
+
+    assert "company_name" in first.failures["unified__customer"]
+    assert "agents__onboarding" not in first.failures  # never started in that run
+    why = later.failures["agents__onboarding"]
+    assert "unified.customer: its last build failed" in why
+    assert "unified.customer: built from batch" in why  # and it lags raw.billing__accounts
+    assert "raw.billing__accounts" in why
+    assert steward("SELECT count(*) AS n FROM agents.drafts").n[0] == 12  # none new
+    build = steward(
+        "SELECT passed, details->>'error' AS error FROM meta.check_results "
+        "WHERE table_name = 'unified.customer' AND check_name = 'build'"
+    )
+    assert list(build.passed) == [False] and "company_name" in build.error[0]
+
+
+def test_a_derived_table_that_lags_its_inputs_is_stale(built_demo: DemoProject) -> None:
+    """Reloaded raw data that passes every check still stops the agent until the tables
+    built from it are rebuilt: a check that passed on an older batch opens nothing."""
+    assert materialize(built_demo.config_path, ["raw/crm/clients"]).success
+
+    report = materialize(built_demo.config_path, ["agents/onboarding"])
+    why = report.failures["agents__onboarding"]
+    assert "unified.customer: built from batch" in why and "raw.crm__clients" in why
+    assert "serve.clients" not in why.partition("unified.customer")[0]
+
+    assert materialize(
+        built_demo.config_path, ["unified/customer", "serve/clients", "serve/onboarding_docs"]
+    ).success
+    final = materialize(built_demo.config_path, ["agents/onboarding"])
+    assert final.success, final.failures
+
+
 def test_approval_delivery_exactly_once_and_audit_chain(built_demo: DemoProject) -> None:
     store, config = built_demo.store, built_demo.config
     ids = list(list_drafts(store, "pending").draft_id)
