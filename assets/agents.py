@@ -8,6 +8,7 @@ the list, writes an audit record, and no draft is written.
 import dagster as dg
 
 from assets.guard import require_open_gate
+from assets.keys import gated_automation
 from hub import audit, drafts, gate
 from hub.agents.runtime import AgentInputError, AgentOutputError, run_agent
 from hub.config import HubConfig
@@ -26,6 +27,7 @@ def _agent_asset(config: HubConfig, name: str) -> dg.AssetsDefinition:
         group_name="agents",
         kinds={"llamaindex"},
         deps=[dg.AssetKey(["serve", p]) for p in agent.products],
+        automation_condition=gated_automation(),
         description=f"Agent `{name}`: {agent.description} Writes one pending draft per row of "
         f"`serve.{agent.subjects}` into `agents.drafts`; a human approves before delivery.",
         metadata={"llm": agent.llm.provider, "tools": agent.tools, "max_steps": agent.max_steps},

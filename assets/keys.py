@@ -62,3 +62,10 @@ def _descriptions(config: HubConfig, ref: str) -> dict[str, str]:
         if text:
             found[column] = text
     return found
+
+
+def gated_automation() -> dg.AutomationCondition:
+    """Run when an input was updated, only once every blocking check on the inputs passed:
+    declarative automation never launches the asset on unproven data (the gate inside the
+    step stays as the last line)."""
+    return dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed()

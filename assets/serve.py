@@ -5,7 +5,7 @@ with every product for agents, and the analyst's on read (`hub.copies`)."""
 import dagster as dg
 
 from assets.guard import proven_inputs, recorded_build, require_open_gate
-from assets.keys import key_for_table, table_metadata
+from assets.keys import gated_automation, key_for_table, table_metadata
 from hub import audit, gate
 from hub.config import HubConfig
 from hub.copies import publish_agent_copy
@@ -27,6 +27,7 @@ def _product_asset(config: HubConfig, name: str) -> dg.AssetsDefinition:
         group_name="serve",
         kinds={"duckdb"},
         deps=deps,
+        automation_condition=gated_automation() if product.gated else None,
         description=f"`serve.{name}` for the `{product.audience}` audience. {product.description}",
         metadata={"audience": product.audience},
     )

@@ -5,7 +5,7 @@ from collections import Counter
 import dagster as dg
 
 from assets.guard import proven_inputs, recorded_build, require_open_gate
-from assets.keys import key_for_table, table_metadata
+from assets.keys import gated_automation, key_for_table, table_metadata
 from hub import audit, gate
 from hub.config import HubConfig
 from hub.resource import HubResource
@@ -26,6 +26,7 @@ def _entity_asset(config: HubConfig, name: str) -> dg.AssetsDefinition:
         group_name="unified",
         kinds={"duckdb"},
         deps=deps,
+        automation_condition=gated_automation() if entity.gated else None,
         description=f"`unified.{name}` and its crosswalk `unified.{name}_xref`. "
         f"{entity.description} Matched on {', '.join(entity.match_on)} (in that order).",
     )

@@ -71,6 +71,9 @@ class EntityConfig(Model):
     "Fields that link records of different sources, strongest first."
     sources: list[EntitySource]
     "Where records come from, in survivorship priority order (first wins)."
+    gated: bool = False
+    "Declarative automation rebuilds it when its inputs change, only once their blocking "
+    "checks passed."
 
     @model_validator(mode="after")
     def _fields_known(self) -> EntityConfig:
@@ -110,6 +113,9 @@ class ProductConfig(Model):
     columns: dict[str, ColumnConfig] = Field(default_factory=dict)
     audience: Audience = "agent"
     "Who may read it: this audience and the more privileged ones, each masked its own way."
+    gated: bool = False
+    "Declarative automation rebuilds it when its inputs change, only once their blocking "
+    "checks passed."
 
     @property
     def inputs(self) -> list[str]:
