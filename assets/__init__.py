@@ -1,13 +1,15 @@
 """Dagster assets, checks, jobs, schedules and sensors, built from hub.yaml by one factory
 per layer: raw -> unified -> serve -> agents, with quality checks on every table."""
 
+import warnings
+
 import dagster as dg
 
 from assets.agents import agent_assets
 from assets.checks import asset_checks
 from assets.delivery import approved_drafts_sensor, deliver_drafts
 from assets.raw import raw_assets
-from assets.schedules import jobs_and_schedules
+from assets.schedules import freshness_checks, jobs_and_schedules
 from assets.serve import serve_assets
 from assets.unified import unified_assets
 from hub.config import HubConfig
@@ -18,6 +20,11 @@ def build_definitions(config: HubConfig, config_path: str) -> dg.Definitions:
     """Everything Dagster shows for one project: the layers' assets and checks, the jobs,
     the schedules and the delivery sensor, with the project as the `hub` resource."""
     jobs, schedules = jobs_and_schedules(config)
+    fresh = freshness_checks(config)
+    sensors = [approved_drafts_sensor]
+    if fresh:
+        with warnings.catch_warnings(category=dg.SupersessionWarning, action="ignore"):
+            sensors.append(dg.build_sensor_for_freshness_checks(freshness_checks=fresh))
     return dg.Definitions(
         assets=[
             *raw_assets(config),
@@ -25,9 +32,9 @@ def build_definitions(config: HubConfig, config_path: str) -> dg.Definitions:
             *serve_assets(config),
             *agent_assets(config),
         ],
-        asset_checks=asset_checks(config),
+        asset_checks=[*asset_checks(config), *fresh],
         jobs=[*jobs, deliver_drafts],
         schedules=schedules,
-        sensors=[approved_drafts_sensor],
+        sensors=sensors,
         resources={"hub": HubResource(config_path=config_path)},
     )

@@ -1,6 +1,12 @@
-"""Jobs and schedules: the whole graph on demand, and each source on its own cron."""
+"""Jobs and schedules: the whole graph on demand, each source on its own cron, and a
+freshness check on every table of a scheduled source, due by its cron."""
+
+import datetime as dt
+import time
+import warnings
 
 import dagster as dg
+from dagster._utils.schedules import cron_string_iterator  # no public way to list cron ticks
 
 from hub.config import ConfigError, HubConfig
 
@@ -39,3 +45,29 @@ def jobs_and_schedules(config: HubConfig) -> tuple[list, list[dg.ScheduleDefinit
             ) from None
         schedules.append(schedule)
     return jobs, schedules
+
+
+def freshness_checks(config: HubConfig) -> list[dg.AssetChecksDefinition]:
+    """Dagster freshness checks: each table of a scheduled source must have been loaded
+    since the tick before the latest one (one missed refresh makes it overdue). Warnings in
+    Dagster, evaluated by the `freshness_checks_sensor`; the gate reads the data's own
+    checks, not the clock. (Checks rather than the newer `FreshnessPolicy`, which Dagster's
+    daemon evaluates without a check to list beside the others.)"""
+    checks: list[dg.AssetChecksDefinition] = []
+    for source, source_config in config.sources.items():
+        if not source_config.schedule:
+            continue
+        with warnings.catch_warnings(category=dg.SupersessionWarning, action="ignore"):
+            checks += dg.build_last_update_freshness_checks(
+                assets=[dg.AssetKey(["raw", source, table]) for table in source_config.tables],
+                deadline_cron=source_config.schedule,
+                lower_bound_delta=_longest_gap(source_config.schedule),
+            )
+    return checks
+
+
+def _longest_gap(cron: str) -> dt.timedelta:
+    """The longest time between two ticks over the next eight (a weekday cron's weekend)."""
+    ticks = cron_string_iterator(time.time(), cron, "UTC")
+    times = [next(ticks) for _ in range(9)]
+    return max(b - a for a, b in zip(times, times[1:], strict=False))

@@ -54,8 +54,11 @@ CHECKS = sorted(
         "raw/billing/invoices:between__amount",
         "raw/billing/invoices:in_set__status",
         "raw/billing/invoices:references__account_id",
+        "raw/crm/clients:freshness_check",  # the scheduled sources' tables
         "raw/crm/clients:match_regex__email",
+        "raw/crm/contacts:freshness_check",
         "raw/crm/contacts:references__client_id",
+        "raw/support/tickets:freshness_check",
         "serve/clients:not_null__email",
         "unified/customer:not_null__name",
     ]
@@ -110,7 +113,7 @@ def test_jobs_schedules_and_sensors_snapshot(defs: dg.Definitions) -> None:
         "refresh_crm_schedule": "0 6 * * *",
         "refresh_support_schedule": "*/30 * * * *",
     }
-    assert [s.name for s in defs.sensors] == ["approved_drafts_sensor"]
+    assert [s.name for s in defs.sensors] == ["approved_drafts_sensor", "freshness_checks_sensor"]
 
 
 def test_code_location_module_loads_from_hub_config(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -118,3 +121,28 @@ def test_code_location_module_loads_from_hub_config(monkeypatch: pytest.MonkeyPa
     module = importlib.reload(importlib.import_module("hub.definitions"))
     assert isinstance(module.defs, dg.Definitions)
     assert module.defs.resolve_job_def("all_assets") is not None
+
+
+def test_a_table_not_loaded_since_its_schedule_is_overdue() -> None:
+    """The freshness check of a scheduled source fails until the table is loaded, then
+    passes (no run had loaded it: overdue)."""
+    from assets.schedules import freshness_checks
+
+    config = load_config(DEMO_CONFIG)
+    crm = [c for c in freshness_checks(config) if "crm" in str(c.check_keys)]
+    instance = dg.DagsterInstance.ephemeral()
+    key = dg.AssetKey(["raw", "crm", "clients"])
+
+    def passed() -> bool:
+        result = dg.materialize(
+            crm,
+            instance=instance,
+            selection=dg.AssetSelection.checks_for_assets(key),
+            raise_on_error=False,
+        )
+        evaluation = next(e for e in result.get_asset_check_evaluations() if e.asset_key == key)
+        return evaluation.passed
+
+    assert not passed()
+    instance.report_runless_asset_event(dg.AssetMaterialization(key))
+    assert passed()
