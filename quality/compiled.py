@@ -83,38 +83,51 @@ class Plan:
 
     selects: list[str]
     finish: Callable[[list[Any]], tuple[bool, dict[str, Any]]]
-    windows: list[str] = field(default_factory=list)
-    "Window expressions (`expr AS alias`) the query computes before aggregating."
+    sample: tuple[str, str] | None = None
+    "A map expectation's (value, condition): the rows to sample when some are unexpected "
+    "(its third select counts them)."
+    recount: bool = False
+    "Its third select only tells whether some are unexpected: count them when it says so."
 
 
 @dataclass
 class Env:
-    """What compilers may know of the table: its columns, its primary key, DuckDB's names
-    for types, and fresh names for the windows they add."""
+    """What compilers may know of the table (its name, columns and primary key, DuckDB's
+    names for types), and the window values the query computes before aggregating (an
+    aggregate's FILTER cannot hold a window)."""
 
     con: duckdb.DuckDBPyConnection
+    table: str
     columns: dict[str, Column]
     key: list[str]
     type_names: dict[str, str]
-    count: int = 0
+    windows: dict[str, str] = field(default_factory=dict)
+    "SQL expression -> its alias in the rows the aggregates read."
 
     def column(self, name: object) -> Column:
         if name not in self.columns:
             raise KeyError(f"no column {name!r} (the table has {', '.join(self.columns)})")
         return self.columns[name]
 
-    def alias(self, prefix: str) -> str:
-        self.count += 1
-        return f"_hub_{prefix}_{self.count}"
+    def window(self, expression: str) -> str:
+        return self.windows.setdefault(expression, f"_hub_window_{len(self.windows)}")
+
+    @property
+    def rows(self) -> str:
+        """What the aggregates read: the table, with the windows and each row's position."""
+        windows = "".join(
+            f", {expression} AS {alias}" for expression, alias in self.windows.items()
+        )
+        return f"(SELECT *, rowid AS {POSITION}{windows} FROM {self.table})"
 
     def sample(self, value: str, condition: str) -> list[str]:
         """Selects: the first SAMPLE_SIZE values meeting `condition`, and their rows' keys."""
         keys = [quote_column(k) for k in self.key if k in self.columns]
         key = f"concat_ws(', ', {', '.join(f'CAST({k} AS VARCHAR)' for k in keys)})"
-        return [
-            f"(list({value} ORDER BY {POSITION}) FILTER (WHERE {condition}))[1:{SAMPLE_SIZE}]",
-            f"(list({key if keys else 'NULL'} ORDER BY {POSITION}) FILTER (WHERE {condition}))"
-            f"[1:{SAMPLE_SIZE}]",
+        return [  # min_by keeps only SAMPLE_SIZE values however many rows fail
+            f"min_by({value}, {POSITION}, {SAMPLE_SIZE}) FILTER (WHERE {condition})",
+            f"min_by({key if keys else 'NULL'}, {POSITION}, {SAMPLE_SIZE}) "
+            f"FILTER (WHERE {condition})",
         ]
 
 
@@ -134,13 +147,15 @@ def run(
     con: duckdb.DuckDBPyConnection, table: str, specs: list[CheckSpec], key: list[str]
 ) -> tuple[list[Verdict], list[CheckSpec]]:
     """Verdicts of the specs compiled here, all evaluated in one query over `table` (a
-    quoted table reference), and the specs left to GX."""
+    quoted table reference), and the specs left to GX. Each distinct aggregate is computed
+    once, whichever expectations read it; the samples of unexpected values (and their rows'
+    keys) come from a second query, over the failing expectations only."""
     described = con.execute(f"DESCRIBE {table}").fetchall()
     type_names = dict(
         con.execute("SELECT upper(type_name), logical_type FROM duckdb_types()").fetchall()
     )
     columns = {name: Column(name, str(kind)) for name, kind, *_ in described}
-    env = Env(con, columns, key, type_names)
+    env = Env(con, table, columns, key, type_names)
     plans: dict[str, Plan] = {}
     verdicts: dict[str, Verdict] = {}
     left: list[CheckSpec] = []
@@ -157,53 +172,83 @@ def run(
             message = exc.args[0] if exc.args else type(exc).__name__
             verdicts[spec.name] = Verdict(spec.name, None, error=f"{spec.expectation}: {message}")
     if plans:
-        windows = [w for plan in plans.values() for w in plan.windows]
-        selects = [s for plan in plans.values() for s in plan.selects] or ["NULL"]
-        rows = f"(SELECT *, rowid AS {POSITION} FROM {table})"
-        if windows:
-            rows = f"(SELECT *, {', '.join(windows)} FROM {rows})"
-        answer = con.execute(f"SELECT {', '.join(selects)} FROM {rows}").fetchone()
-        at = 0
+        selects = list(dict.fromkeys(s for plan in plans.values() for s in plan.selects))
+        rows = env.rows if env.windows else table
+        answer = con.execute(f"SELECT {', '.join(selects) or 'NULL'} FROM {rows}").fetchone()
+        at = {select: answer[i] for i, select in enumerate(selects)}
+        values = {name: [at[s] for s in plan.selects] for name, plan in plans.items()}
+        failing = {n: p for n, p in plans.items() if p.sample and values[n][2]}
+        samples = _samples(env, failing)
         for name, plan in plans.items():
-            passed, fields = plan.finish(list(answer[at : at + len(plan.selects)]))
-            at += len(plan.selects)
+            if name in samples:
+                sample, keys, exact = samples[name]
+                values[name][2] = exact if plan.recount else values[name][2]
+            passed, fields = plan.finish(values[name])
+            if name in samples:
+                fields |= {"unexpected_sample": sample, "unexpected_keys": keys}
             verdicts[name] = Verdict(name, passed, fields)
     return [verdicts[s.name] for s in specs if s.name in verdicts], left
+
+
+def _samples(env: Env, plans: dict[str, Plan]) -> dict[str, tuple[list, list, int]]:
+    """For each failing map expectation: its first unexpected values, their rows' keys, and
+    the exact count of its unexpected rows; one query for all of them."""
+    if not plans:
+        return {}
+    selects = []
+    for plan in plans.values():
+        value, condition = plan.sample
+        selects += [*env.sample(value, condition), f"count(*) FILTER (WHERE {condition})"]
+    answer = env.con.execute(f"SELECT {', '.join(selects)} FROM {env.rows}").fetchone()
+    return {
+        name: (
+            [_plain(v) for v in answer[3 * i] or []],
+            list(answer[3 * i + 1] or []),
+            answer[3 * i + 2],
+        )
+        for i, name in enumerate(plans)
+    }
 
 
 # --- column map expectations: each row's value is expected or not -------------------
 
 
-def _rows_plan(spec: CheckSpec, env: Env, value: str, missing: str, unexpected: str) -> Plan:
+def _rows_plan(
+    spec: CheckSpec,
+    env: Env,
+    value: str,
+    missing: str,
+    unexpected: str,
+    missing_count: str | None = None,
+) -> Plan:
     """A GX map expectation: `unexpected` judged on the rows where `missing` is false, and
     `mostly` a share of those."""
     condition = f"NOT {missing} AND ({unexpected})"
     selects = [
         "count(*)",
-        f"count(*) FILTER (WHERE {missing})",
+        missing_count or f"count(*) FILTER (WHERE {missing})",
         f"count(*) FILTER (WHERE {condition})",
-        *env.sample(value, condition),
     ]
     mostly = float(spec.kwargs.get("mostly", 1.0))
 
     def finish(values: list[Any]) -> tuple[bool, dict[str, Any]]:
-        total, missed, bad, sample, keys = values
+        total, missed, bad = values
         judged = total - missed
         fields = {
             "element_count": total,
             "missing_count": missed,
             "unexpected_count": bad,
             "unexpected_percent": bad / judged * 100 if judged else None,
-            "unexpected_sample": [_plain(v) for v in sample or []],
-            "unexpected_keys": list(keys or []),
         }
         return (not judged or (judged - bad) / judged >= mostly), fields
 
-    return Plan(selects, finish)
+    return Plan(selects, finish, (value, condition))
 
 
 def _map_plan(spec: CheckSpec, env: Env, column: Column, unexpected: str) -> Plan:
-    return _rows_plan(spec, env, column.sql, column.missing, unexpected)
+    """A map expectation on one column (its NULLs counted without a filter, NaN too)."""
+    counted = None if column.floating else f"count(*) - count({column.sql})"
+    return _rows_plan(spec, env, column.sql, column.missing, unexpected, counted)
 
 
 @compiles("expect_column_values_to_not_be_null", "expect_column_values_to_be_null")
@@ -227,11 +272,18 @@ def _nulls(spec: CheckSpec, env: Env) -> Plan:
 
 @compiles("expect_column_values_to_be_unique")
 def _unique(spec: CheckSpec, env: Env) -> Plan:
-    """GX counts every row of a repeated value as unexpected, the first one too."""
+    """GX counts every row of a repeated value as unexpected, the first one too. The scan
+    of all checks only compares the count of values with the count of distinct ones (as a
+    hand-written check would); the rows are counted only when some value repeats."""
     column = env.column(spec.kwargs.get("column"))
-    repeats = env.alias("repeats")
-    plan = _map_plan(spec, env, column, f"{repeats} > 1")
-    plan.windows.append(f"count(*) OVER (PARTITION BY {column.sql}) AS {repeats}")
+    repeated = (
+        f"{column.sql} IN (SELECT {column.sql} FROM {env.table} "
+        f"GROUP BY {column.sql} HAVING count(*) > 1)"
+    )
+    plan = _map_plan(spec, env, column, repeated)
+    present = f"FILTER (WHERE NOT {column.missing})"
+    plan.selects[2] = f"count({column.sql}) {present} - count(DISTINCT {column.sql}) {present}"
+    plan.recount = True
     return plan
 
 
@@ -241,13 +293,11 @@ def _compound_unique(spec: CheckSpec, env: Env) -> Plan:
     columns = [env.column(name) for name in spec.kwargs.get("column_list") or []]
     if not columns:
         raise ValueError("give `column_list`")
-    repeats = env.alias("repeats")
     value = f"[{', '.join(f'CAST({c.sql} AS VARCHAR)' for c in columns)}]"
     missing = f"({' AND '.join(c.missing for c in columns)})"
-    plan = _rows_plan(spec, env, value, missing, f"{repeats} > 1")
-    partition = ", ".join(c.sql for c in columns)
-    plan.windows.append(f"count(*) OVER (PARTITION BY {partition}) AS {repeats}")
-    return plan
+    partition = ", ".join(c.sql for c in columns)  # a window: NULLs group together, as in pandas
+    repeats = env.window(f"count(*) OVER (PARTITION BY {partition})")
+    return _rows_plan(spec, env, value, missing, f"{repeats} > 1")
 
 
 @compiles("expect_column_values_to_be_in_set", "expect_column_values_to_not_be_in_set")
@@ -312,18 +362,18 @@ def _monotonic(spec: CheckSpec, env: Env) -> Plan:
     column = env.column(spec.kwargs.get("column"))
     if not (column.numeric or column.temporal):
         raise TypeTrouble(_type_message(column, "increasing or decreasing values"))
-    previous = env.alias("previous")
     strict = bool(spec.kwargs.get("strictly"))
     increasing = spec.expectation.endswith("increasing")
     operator = {(True, True): "<=", (True, False): "<", (False, True): ">=", (False, False): ">"}
-    unexpected = f"{column.sql} {operator[increasing, strict]} {previous}"
-    plan = _map_plan(spec, env, column, f"{previous} IS NOT NULL AND {unexpected}")
     kept = f"CASE WHEN NOT {column.missing} THEN {column.sql} END"
-    plan.windows.append(
-        f"last_value({kept} IGNORE NULLS) OVER (ORDER BY {POSITION} "
-        f"ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS {previous}"
+    previous = (
+        f"last_value({kept} IGNORE NULLS) OVER (ORDER BY rowid "
+        "ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)"
     )
-    return plan
+    unexpected = (
+        f"coalesce({column.sql} {operator[increasing, strict]} {env.window(previous)}, false)"
+    )
+    return _map_plan(spec, env, column, unexpected)
 
 
 @compiles(

@@ -67,8 +67,8 @@ def _references(con: duckdb.DuckDBPyConnection, spec: CheckSpec, key: list[str])
         f"SELECT count(*), count(*) FILTER (WHERE NOT ({present})) FROM {table} t"
     ).fetchone()
     count, sample, sample_keys = con.execute(
-        f"SELECT count(*), list({value} ORDER BY t.rowid)[1:{SAMPLE_SIZE}], "
-        f"list({row_key} ORDER BY t.rowid)[1:{SAMPLE_SIZE}] "
+        f"SELECT count(*), min_by({value}, t.rowid, {SAMPLE_SIZE}), "
+        f"min_by({row_key}, t.rowid, {SAMPLE_SIZE}) "
         f"FROM {table} t ANTI JOIN {target} r ON {' AND '.join(pairs)} WHERE {present}"
     ).fetchone()
     metadata = {
