@@ -181,21 +181,23 @@ def checks(
 
 def _print_checks(tables: list[report.TableStatus]) -> None:
     colours = {"passed": "green", "failed": "red", "errored": "red"}
-    grid = Table("table", "check", "severity", "state", "unexpected", "evaluated")
     for table in tables:
+        grid = Table(title=f"{table.table} · batch {table.batch or 'none'}", title_justify="left")
+        grid.add_column("check", overflow="fold")
+        for heading in ("severity", "state", "unexpected", "evaluated (UTC)"):
+            grid.add_column(heading, no_wrap=True)
         for check in table.checks:
             colour = colours.get(check.state, "yellow")
             grid.add_row(
-                table.table,
                 escape(check.spec.name),
                 "error" if check.spec.blocking else "warn",
                 f"[{colour}]{check.state}[/]",
                 "" if check.unexpected_count is None else str(check.unexpected_count),
                 (check.evaluated_at or "")[:19],
             )
-    console.print(grid)
-    for problem in (p for t in tables for p in t.problems):
-        console.print(f"✗ {problem}", markup=False)
+        console.print(grid)
+        for problem in table.problems:
+            console.print(f"✗ {problem}", markup=False)
 
 
 @app.command()

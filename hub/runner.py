@@ -113,7 +113,7 @@ def _root_cause(error) -> str:  # noqa: ANN001 - dagster SerializableErrorInfo
 
 
 def _stage(step_key: str) -> str:
-    if step_key.endswith("__checks"):
+    if step_key.endswith("__checks") or step_key.startswith("freshness_check"):
         return "checks"
     layer = step_key.split("__", 1)[0]
     return {"raw": "load", "unified": "unify", "serve": "serve", "agents": "agents"}.get(
