@@ -120,15 +120,13 @@ class Env:
         )
         return f"(SELECT *, rowid AS {POSITION}{windows} FROM {self.table})"
 
-    def sample(self, value: str, condition: str) -> list[str]:
-        """Selects: the first SAMPLE_SIZE values meeting `condition`, and their rows' keys."""
+    def sample(self, value: str, condition: str) -> str:
+        """A select: the first SAMPLE_SIZE values meeting `condition`, each with its row's
+        key (`min_by` keeps only those however many rows fail)."""
         keys = [quote_column(k) for k in self.key if k in self.columns]
         key = f"concat_ws(', ', {', '.join(f'CAST({k} AS VARCHAR)' for k in keys)})"
-        return [  # min_by keeps only SAMPLE_SIZE values however many rows fail
-            f"min_by({value}, {POSITION}, {SAMPLE_SIZE}) FILTER (WHERE {condition})",
-            f"min_by({key if keys else 'NULL'}, {POSITION}, {SAMPLE_SIZE}) "
-            f"FILTER (WHERE {condition})",
-        ]
+        pair = f"{{'value': {value}, 'key': {key if keys else 'NULL'}}}"
+        return f"min_by({pair}, {POSITION}, {SAMPLE_SIZE}) FILTER (WHERE {condition})"
 
 
 COMPILERS: dict[str, Callable[[CheckSpec, Env], Plan]] = {}
@@ -190,24 +188,28 @@ def run(
     return [verdicts[s.name] for s in specs if s.name in verdicts], left
 
 
-def _samples(env: Env, plans: dict[str, Plan]) -> dict[str, tuple[list, list, int]]:
+def _samples(env: Env, plans: dict[str, Plan]) -> dict[str, tuple[list, list, int | None]]:
     """For each failing map expectation: its first unexpected values, their rows' keys, and
-    the exact count of its unexpected rows; one query for all of them."""
+    (when its plan asks for a recount) the exact count of its unexpected rows; one query."""
     if not plans:
         return {}
-    selects = []
-    for plan in plans.values():
+    selects: list[str] = []
+    at: dict[str, tuple[int, int | None]] = {}
+    for name, plan in plans.items():
         value, condition = plan.sample
-        selects += [*env.sample(value, condition), f"count(*) FILTER (WHERE {condition})"]
+        at[name] = (len(selects), len(selects) + 1 if plan.recount else None)
+        selects += [env.sample(value, condition)]
+        selects += [f"count(*) FILTER (WHERE {condition})"] if plan.recount else []
     answer = env.con.execute(f"SELECT {', '.join(selects)} FROM {env.rows}").fetchone()
-    return {
-        name: (
-            [_plain(v) for v in answer[3 * i] or []],
-            list(answer[3 * i + 1] or []),
-            answer[3 * i + 2],
+    found = {}
+    for name, (sample, count) in at.items():
+        pairs = answer[sample] or []
+        found[name] = (
+            [_plain(pair["value"]) for pair in pairs],
+            [pair["key"] for pair in pairs],
+            None if count is None else answer[count],
         )
-        for i, name in enumerate(plans)
-    }
+    return found
 
 
 # --- column map expectations: each row's value is expected or not -------------------
