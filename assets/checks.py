@@ -1,10 +1,14 @@
 """Asset checks: one Dagster multi-asset check per table, one check per expectation.
 
-Each runs the table's suite once (GX for expectations, DuckDB for the cross-table checks),
-records every verdict in `meta.check_results` against the table's current batch, and
-reports it to Dagster. `severity: error` checks are `blocking`: a failure stops everything
-downstream in the run, and the foundation gate keeps agents stopped in later runs.
+Each runs the table's checks once (expectations compiled to one DuckDB query, GX for the
+few that are not, SQL for the cross-table checks), records every verdict in
+`meta.check_results` against the table's current batch, and reports it to Dagster.
+`severity: error` checks are `blocking`: a failure stops everything downstream in the run,
+and the foundation gate keeps agents stopped in later runs.
 """
+
+import json
+from typing import Any
 
 import dagster as dg
 
@@ -55,7 +59,9 @@ def _table_check(ref: str, specs: list[CheckSpec]) -> dg.AssetChecksDefinition:
                 severity=dg.AssetCheckSeverity.ERROR
                 if spec.blocking
                 else dg.AssetCheckSeverity.WARN,
-                metadata={**verdict.metadata, "data_version": versions[spec.name] or ""},
+                metadata=_json_safe(
+                    {**verdict.metadata, "data_version": versions[spec.name] or ""}
+                ),
             )
         if errors:
             raise dg.Failure(
@@ -66,6 +72,12 @@ def _table_check(ref: str, specs: list[CheckSpec]) -> dg.AssetChecksDefinition:
             )
 
     return run_checks
+
+
+def _json_safe(metadata: dict[str, Any]) -> dict[str, Any]:
+    """Dagster metadata as `meta.check_results` keeps it: timestamps, decimals and the like
+    as text, so a sample of unexpected values can always be shown."""
+    return json.loads(json.dumps(metadata, default=str))
 
 
 def _reads_also(ref: str, spec: CheckSpec) -> list[dg.AssetKey]:

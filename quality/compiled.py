@@ -157,6 +157,7 @@ def run(
     plans: dict[str, Plan] = {}
     verdicts: dict[str, Verdict] = {}
     left: list[CheckSpec] = []
+    spec_of = {spec.name: spec for spec in specs}
     for spec in specs:
         try:
             if spec.expectation not in COMPILERS:
@@ -181,7 +182,12 @@ def run(
             if name in samples:
                 sample, keys, exact = samples[name]
                 values[name][2] = exact if plan.recount else values[name][2]
-            passed, fields = plan.finish(values[name])
+            try:
+                passed, fields = plan.finish(values[name])
+            except (TypeError, ValueError) as exc:  # an observed value its bounds cannot meet
+                error = f"{spec_of[name].expectation}: {exc}"
+                verdicts[name] = Verdict(name, None, error=error)
+                continue
             if name in samples:
                 fields |= {"unexpected_sample": sample, "unexpected_keys": keys}
             verdicts[name] = Verdict(name, passed, fields)
@@ -562,12 +568,21 @@ def _within(observed: Any, kwargs: dict[str, Any]) -> bool:
         return observed == kwargs["value"]
     if observed is None or (isinstance(observed, float) and math.isnan(observed)):
         return False
-    low, high = kwargs.get("min_value"), kwargs.get("max_value")
+    low = _comparable(kwargs.get("min_value"), observed)
+    high = _comparable(kwargs.get("max_value"), observed)
     if low is not None and (observed < low or (kwargs.get("strict_min") and observed == low)):
         return False
     return not (
         high is not None and (observed > high or (kwargs.get("strict_max") and observed == high))
     )
+
+
+def _comparable(bound: Any, observed: Any) -> Any:
+    """A date bound (YAML's `2013-01-01`) as the start of that day when the observed value is
+    a timestamp, in the observed value's time zone."""
+    if isinstance(observed, dt.datetime) and type(bound) is dt.date:
+        return dt.datetime.combine(bound, dt.time(), tzinfo=observed.tzinfo)
+    return bound
 
 
 # --- arguments ----------------------------------------------------------------------

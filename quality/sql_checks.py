@@ -11,6 +11,8 @@ batch.
 
 from __future__ import annotations
 
+import re
+
 import duckdb
 
 from hub.store import quote_column, split_ref, table_exists, table_ref
@@ -32,8 +34,9 @@ def run_sql_check(con: duckdb.DuckDBPyConnection, spec: CheckSpec, key: list[str
 
 def _references(con: duckdb.DuckDBPyConnection, spec: CheckSpec, key: list[str]) -> Verdict:
     """Rows whose key columns are all present and match no row of the target (a row with a
-    missing key column is not checked, as SQL's MATCH SIMPLE). Columns of one type compare
-    as they are, others as text."""
+    missing key column is not checked, as SQL's MATCH SIMPLE). Numbers compare as numbers and
+    points in time as points in time (a timestamp without a zone as UTC), whatever their
+    exact types; columns of other kinds compare as text."""
     table, target = table_ref(*split_ref(spec.table)), table_ref(*split_ref(spec.kwargs["target"]))
     columns, target_columns = spec.kwargs["columns"], spec.kwargs["target_columns"]
     try:
@@ -52,12 +55,10 @@ def _references(con: duckdb.DuckDBPyConnection, spec: CheckSpec, key: list[str])
     ]
     if unknown:
         return Verdict(spec.name, None, error=f"no column(s) {', '.join(unknown)}")
-    pairs = []
-    for column, target_column in zip(columns, target_columns, strict=True):
-        mine, theirs = f"t.{quote_column(column)}", f"r.{quote_column(target_column)}"
-        if types[column] != target_types[target_column]:
-            mine, theirs = f"CAST({mine} AS VARCHAR)", f"CAST({theirs} AS VARCHAR)"
-        pairs.append(f"{mine} = {theirs}")
+    pairs = [
+        _equal(f"t.{quote_column(c)}", types[c], f"r.{quote_column(tc)}", target_types[tc])
+        for c, tc in zip(columns, target_columns, strict=True)
+    ]
     present = " AND ".join(f"t.{quote_column(c)} IS NOT NULL" for c in columns)
     shown = [f"CAST(t.{quote_column(c)} AS VARCHAR)" for c in columns]
     value = shown[0] if len(shown) == 1 else f"'[' || concat_ws(', ', {', '.join(shown)}) || ']'"
@@ -81,6 +82,22 @@ def _references(con: duckdb.DuckDBPyConnection, spec: CheckSpec, key: list[str])
     if count:
         metadata |= {"unexpected_sample": sample, "unexpected_keys": sample_keys}
     return Verdict(spec.name, count == 0, metadata)
+
+
+_NUMBER = re.compile(r"^(U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?|DECIMAL.*|DOUBLE|FLOAT|REAL)$")
+_TIME = re.compile(r"^(DATE|TIMESTAMP.*)$")
+
+
+def _equal(mine: str, my_type: str, theirs: str, their_type: str) -> str:
+    """SQL: a key column equals the referenced one."""
+    if my_type == their_type or (_NUMBER.match(my_type) and _NUMBER.match(their_type)):
+        return f"{mine} = {theirs}"
+    if _TIME.match(my_type) and _TIME.match(their_type):
+        zoned = "TIMESTAMP WITH TIME ZONE"
+        mine = f"timezone('UTC', {mine})" if my_type == zoned else mine
+        theirs = f"timezone('UTC', {theirs})" if their_type == zoned else theirs
+        return f"{mine} = {theirs}"
+    return f"CAST({mine} AS VARCHAR) = CAST({theirs} AS VARCHAR)"
 
 
 def _rejects(con: duckdb.DuckDBPyConnection, spec: CheckSpec, key: list[str]) -> Verdict:

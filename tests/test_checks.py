@@ -4,6 +4,7 @@ severity, and GX is imported only for an expectation the SQL compiler leaves to 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 import sys
@@ -20,15 +21,18 @@ CARRIERS = ["UA", "AA", "B6", "DL", "EV", "MQ", "US", "WN", "VX", "FL", "AS", "9
 
 def flights_csv(rows: int) -> str:
     """Flights as a public export has them: `NA` for delays not known, tail numbers missing
-    or odd, a destination no airport list knows."""
-    lines = ["flight_id,carrier,flight,origin,dest,dep_delay,distance,tailnum"]
+    or odd, a destination no airport list knows, a few departures out of order."""
+    lines = ["flight_id,carrier,flight,origin,dest,dep_delay,distance,tailnum,departed"]
     for i in range(rows):
         delay = "NA" if i % 17 == 0 else str((i * 7) % 120 - 20)
         tail = "" if i % 23 == 0 else ("XY" + str(i) if i % 31 == 0 else f"N{100 + i}UA")
         dest = "BQN" if i % 50 == 0 else ["IAH", "MIA", "ATL", "ORD"][i % 4]
         origin = ["EWR", "JFK", "LGA"][i % 3]
+        minutes = i - 120 if i % 97 == 5 else i  # seven departures an hour back
+        departed = f"2013-01-02 {minutes // 60 + 10:02}:{minutes % 60:02}:00"
         lines.append(
-            f"{i},{CARRIERS[i % 14]},{i % 40},{origin},{dest},{delay},{200 + i % 2000},{tail}"
+            f"{i},{CARRIERS[i % 14]},{i % 40},{origin},{dest},{delay},{200 + i % 2000},{tail},"
+            f"{departed}"
         )
     return "\n".join(lines) + "\n"
 
@@ -66,6 +70,17 @@ CHECKS = [
     {
         "expect": "expect_column_distinct_values_to_be_in_set",
         "kwargs": {"column": "dest", "value_set": ["IAH", "MIA", "ATL", "ORD", "BQN"]},
+    },
+    {  # timestamps in the sample of unexpected values (Dagster metadata takes them as text)
+        "expect": "expect_column_values_to_be_increasing",
+        "kwargs": {"column": "departed"},
+        "name": "departed_in_order",
+        "severity": "warn",
+    },
+    {  # a date bound on a timestamp: the start of that day
+        "expect": "expect_column_min_to_be_between",
+        "kwargs": {"column": "departed", "min_value": dt.date(2013, 1, 2)},
+        "name": "departed_since_jan_2",
     },
     {  # not compiled (GX only): runs through GX on the `flight` column alone
         "expect": "expect_column_values_to_be_dateutil_parseable",
@@ -131,6 +146,7 @@ def test_every_check_evaluates_and_counts_match_plain_sql(
     declared |= {"match_regex__tailnum", "column_value_lengths_to_equal__carrier"}
     declared |= {"table_row_count_to_be_between", "column_mean_to_be_between__distance"}
     declared |= {"column_distinct_values_to_be_in_set__dest", "dest_dateutil"}
+    declared |= {"departed_in_order", "departed_since_jan_2"}
     references = {"references__dest", "references__carrier__flight"}
     # the declared unique check on the key is the one Groundwork adds: kept once
     assert set(results) == structural | declared | references
@@ -167,6 +183,12 @@ def test_every_check_evaluates_and_counts_match_plain_sql(
         mean
     )
     assert results["dest_dateutil"][0] is True
+    backwards = project.sql(
+        "SELECT count(*) FROM (SELECT departed < lag(departed) OVER (ORDER BY rowid) AS back "
+        "FROM raw.ops__flights) WHERE back"
+    )[0][0]
+    assert backwards == 7 and results["departed_in_order"][2]["unexpected_count"] == backwards
+    assert results["departed_since_jan_2"][0] is True
 
     # Dagster recorded the same verdicts, the type problem as a failed check
     logged = dagster_instance(project.root).all_logs(
@@ -222,3 +244,29 @@ def test_great_expectations_is_imported_only_when_an_expectation_needs_it(
             cwd=Path(__file__).parent.parent,
         ).stdout.split()
         assert out[-1] == imported, (selection, out)
+
+
+def test_references_compare_numbers_and_times_across_their_types() -> None:
+    """A key loaded as DOUBLE still finds its BIGINT target, a naive UTC timestamp its zoned
+    twin; only the rows really missing are orphans (counted here by hand: one each)."""
+    import duckdb
+
+    from quality.specs import CheckSpec
+    from quality.sql_checks import run_sql_check
+
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA raw")
+    con.execute(
+        "CREATE TABLE raw.ops__weather AS SELECT h::BIGINT AS hour, "
+        "TIMESTAMPTZ '2013-01-01 00:00:00+00' + to_hours(h) AS at FROM range(24) t(h)"
+    )
+    con.execute(
+        "CREATE TABLE raw.ops__flights AS SELECT h::DOUBLE AS hour, "
+        "TIMESTAMP '2013-01-01 00:00:00' + to_hours(h) AS at FROM range(25) t(h)"
+    )
+    for columns in (["hour"], ["at"], ["hour", "at"]):
+        kwargs = {"columns": columns, "target": "raw.ops__weather", "target_columns": columns}
+        spec = CheckSpec("raw.ops__flights", "fk", False, kwargs=kwargs, sql="references")
+        verdict = run_sql_check(con, spec, ["hour"])
+        assert verdict.metadata["unexpected_count"] == 1, (columns, verdict)
+        assert verdict.metadata["unexpected_keys"] == ["24.0"]
