@@ -51,6 +51,8 @@ class Column(Model):
     "strptime format of a DATE or TIMESTAMP column, e.g. `%d/%m/%Y`."
 
 
+CHECK_NAME = r"^[A-Za-z0-9_]+$"
+"Dagster's rule for check names."
 _TARGET = re.compile(
     r"^(?:(?P<layer>raw|unified|serve)\.)?(?P<table>[A-Za-z_]\w*)\."
     r"(?P<columns>\[[^\]]*\]|[A-Za-z_]\w*)$"
@@ -65,7 +67,7 @@ class Reference(Model):
     "composite: `<table>.[x, y]` with the key written `[a, b]`."
     severity: Literal["error", "warn"] = "error"
     "`error` is blocking; `warn` reports orphans without stopping anything."
-    name: str | None = None
+    name: str | None = Field(default=None, pattern=CHECK_NAME)
     "Check name (default `references__<column>`)."
 
     @model_validator(mode="after")

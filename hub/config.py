@@ -18,7 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from connectors import source_models
-from connectors.base import Table
+from connectors.base import CHECK_NAME, Table
 from hub import secrets
 
 CONFIG_ENV = "HUB_CONFIG"
@@ -92,7 +92,7 @@ class CheckConfig(Model):
     "Its arguments (`column`, `regex`, `value_set`, `mostly`, ...)."
     severity: Literal["error", "warn"] = "error"
     "`error` is blocking: it stops everything downstream, agents included."
-    name: str | None = None
+    name: str | None = Field(default=None, pattern=CHECK_NAME)
     "Check name in Dagster (default: expectation type and column)."
 
     @property
@@ -102,7 +102,12 @@ class CheckConfig(Model):
         column = self.kwargs.get("column")
         short = self.expect.removeprefix("expect_column_values_to_").removeprefix("expect_")
         short = short.replace("not_be_", "not_").removeprefix("be_")
-        return f"{short}__{column}" if column else short
+        return f"{short}__{as_check_name(str(column))}" if column else short
+
+
+def as_check_name(text: str) -> str:
+    """`text` as part of a check name, which Dagster allows only letters, digits and `_`."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", text)
 
 
 class ProductConfig(Model):
@@ -495,6 +500,8 @@ def _fix(error: Any) -> str:
         return "use one of the values listed."
     if kind == "list_type":
         return "write a list, e.g. [id] or [a, b]."
+    if kind == "string_pattern_mismatch" and error["loc"][-1] == "name":
+        return "use only letters, digits and `_` (Dagster's rule for check names)."
     if kind == "string_pattern_mismatch":
         return "use the expected form shown."
     return "correct the value as described."

@@ -16,7 +16,7 @@ from typing import Any
 import duckdb
 
 from connectors.base import column_list
-from hub.config import HubConfig
+from hub.config import HubConfig, as_check_name
 from hub.store import latest_batch
 
 SAMPLE_SIZE = 5
@@ -73,7 +73,7 @@ def table_checks(config: HubConfig) -> dict[str, list[CheckSpec]]:
                 "target": reference.target_table("raw"),
                 "target_columns": reference.target_columns,
             }
-            name = reference.name or "references__" + "__".join(columns)
+            name = reference.name or "references__" + as_check_name("__".join(columns))
             blocking = reference.severity == "error"
             specs.append(CheckSpec(ref, name, blocking, kwargs=kwargs, sql="references"))
         limits = {"max_rejects": table_config.max_rejects or 0}
@@ -124,14 +124,14 @@ def _structural(ref: str, primary_key: list[str]) -> list[CheckSpec]:
         specs += [
             CheckSpec(
                 ref,
-                f"unique__{column}",
+                f"unique__{as_check_name(column)}",
                 True,
                 "expect_column_values_to_be_unique",
                 {"column": column},
             ),
             CheckSpec(
                 ref,
-                f"not_null__{column}",
+                f"not_null__{as_check_name(column)}",
                 True,
                 "expect_column_values_to_not_be_null",
                 {"column": column},

@@ -100,3 +100,27 @@ def test_a_key_twice_colliding_tables_and_a_bad_cron_are_config_errors(tmp_path:
     )
     with pytest.raises(ConfigError, match=r"sources.a.schedule: '61 \* \* \* \*' is not a cron"):
         build_definitions(load_config(path), str(path))
+
+
+def test_check_names_follow_dagsters_rule(tmp_path: Path) -> None:
+    """A named check must be a Dagster check name; a default name built from a column with a
+    space (real exports have them) is made one."""
+    from quality.specs import table_checks
+
+    source = (
+        "sources:\n  lab:\n    kind: files\n    path: exports\n    tables:\n"
+        "      penguins: {primary_key: Sample Number, references: {Study: lab__studies.id}}\n"
+        "      studies: {primary_key: id}\n"
+    )
+    check = (
+        "    - {expect: expect_column_values_to_not_be_null, kwargs: {column: Individual ID}%s}\n"
+    )
+    named = write(tmp_path, source + "checks:\n  raw.lab__penguins:\n" + check % ", name: id given")
+    with pytest.raises(ConfigError) as error:
+        load_config(named)
+    assert "checks.raw.lab__penguins[0].name" in str(error.value)
+    assert "use only letters, digits and `_`" in str(error.value)
+
+    config = load_config(write(tmp_path, source + "checks:\n  raw.lab__penguins:\n" + check % ""))
+    names = [s.name for s in table_checks(config)["raw.lab__penguins"]]
+    assert {"not_null__Individual_ID", "unique__Sample_Number", "references__Study"} <= set(names)
