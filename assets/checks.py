@@ -25,14 +25,24 @@ from quality.sql_checks import run_sql_check
 
 
 def asset_checks(config: HubConfig) -> list[dg.AssetChecksDefinition]:
-    return [_table_check(ref, specs) for ref, specs in table_checks(config).items()]
+    """Per table, its own checks in one step, and its references to each other raw table in
+    a step of their own: those wait for their target, so a blocking failure on a target
+    skips only the references to it, never the table's own checks."""
+    steps = []
+    for ref, specs in table_checks(config).items():
+        steps.append(_table_check(ref, [s for s in specs if not _reads_also(ref, s)], "checks"))
+        targets = dict.fromkeys(s.kwargs["target"] for s in specs if _reads_also(ref, s))
+        for target in targets:
+            to_target = [s for s in specs if _reads_also(ref, s) and s.kwargs["target"] == target]
+            steps.append(_table_check(ref, to_target, f"references__{target.replace('.', '__')}"))
+    return steps
 
 
-def _table_check(ref: str, specs: list[CheckSpec]) -> dg.AssetChecksDefinition:
+def _table_check(ref: str, specs: list[CheckSpec], step: str) -> dg.AssetChecksDefinition:
     asset_key = key_for_table(ref)
 
     @dg.multi_asset_check(
-        name=f"{ref.replace('.', '__')}__checks",
+        name=f"{ref.replace('.', '__')}__{step}",
         specs=[
             dg.AssetCheckSpec(
                 s.name,

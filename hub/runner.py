@@ -32,7 +32,7 @@ class RunReport:
         return {
             step: why
             for step, why in self.failures.items()
-            if not (step.endswith("__checks") and "DagsterAssetCheckFailedError" in why)
+            if not (_stage(step) == "checks" and "DagsterAssetCheckFailedError" in why)
         }
 
 
@@ -113,7 +113,8 @@ def _root_cause(error) -> str:  # noqa: ANN001 - dagster SerializableErrorInfo
 
 
 def _stage(step_key: str) -> str:
-    if step_key.endswith("__checks") or step_key.startswith("freshness_check"):
+    checks = ("__checks", "__references__", "freshness_check")  # own, references, freshness
+    if step_key.endswith(checks[0]) or checks[1] in step_key or step_key.startswith(checks[2]):
         return "checks"
     layer = step_key.split("__", 1)[0]
     return {"raw": "load", "unified": "unify", "serve": "serve", "agents": "agents"}.get(

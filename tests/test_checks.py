@@ -270,3 +270,28 @@ def test_references_compare_numbers_and_times_across_their_types() -> None:
         verdict = run_sql_check(con, spec, ["hour"])
         assert verdict.metadata["unexpected_count"] == 1, (columns, verdict)
         assert verdict.metadata["unexpected_keys"] == ["24.0"]
+
+
+def test_a_failing_target_skips_only_the_references_to_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Airports with a repeated code fail their blocking key check: the flights' references
+    to airports wait for a proven target, the flights' own checks still run."""
+    project = flights_project(tmp_path, monkeypatch)
+    (tmp_path / "exports" / "airports.csv").write_text(AIRPORTS + "EWR,Newark again\n")
+
+    materialize(project.root / "hub.yaml")
+
+    results = latest(project)
+    assert "unique__flight_id" in results and "match_regex__tailnum" in results
+    assert "references__dest" not in results  # skipped by Dagster: its target is unproven
+    assert results["references__carrier__flight"][0] is False  # routes are fine: it ran
+    batch = project.sql(
+        "SELECT batch_id FROM meta.batches WHERE table_name = 'raw.ops__flights' "
+        "ORDER BY seq DESC LIMIT 1"
+    )[0][0]
+    versions = project.sql(
+        "SELECT DISTINCT data_version FROM meta.check_results "
+        "WHERE table_name = 'raw.ops__flights' AND check_name = 'unique__flight_id'"
+    )
+    assert versions == [(batch,)]
