@@ -16,6 +16,7 @@ from assets.keys import key_for_table
 from hub.config import HubConfig
 from hub.governance import mask_check_details, pii_of
 from hub.resource import HubResource
+from hub.schema import LINEAGE
 from hub.secrets import scrub
 from hub.store import quote_column, split_ref, table_ref
 from quality import compiled, results
@@ -129,13 +130,14 @@ def evaluate(
 
 
 def _needed_columns(specs: list[CheckSpec], columns: list[str]) -> list[str]:
-    """The columns the expectations name, or all of them when one is about the table."""
+    """The columns the expectations name, or all the source's columns (not Groundwork's
+    lineage columns) when one is about the table."""
     named: list[str] = []
     for spec in specs:
         wanted = [spec.kwargs.get(k) for k in ("column", "column_A", "column_B")]
         wanted += list(spec.kwargs.get("column_list") or [])
         wanted = [c for c in wanted if isinstance(c, str)]
         if not wanted:
-            return columns
+            return [c for c in columns if c not in LINEAGE]
         named += [c for c in wanted if c in columns and c not in named]
     return named

@@ -29,6 +29,7 @@ from typing import Any
 
 import duckdb
 
+from hub.schema import LINEAGE
 from hub.store import quote_column, quote_literal
 from quality.specs import SAMPLE_SIZE, CheckSpec, Verdict
 
@@ -108,6 +109,11 @@ class Env:
         if name not in self.columns:
             raise KeyError(f"no column {name!r} (the table has {', '.join(self.columns)})")
         return self.columns[name]
+
+    @property
+    def source_columns(self) -> list[str]:
+        """The columns as the source has them: without Groundwork's lineage columns."""
+        return [name for name in self.columns if name not in LINEAGE]
 
     def window(self, expression: str) -> str:
         return self.windows.setdefault(expression, f"_hub_window_{len(self.windows)}")
@@ -432,12 +438,12 @@ def _row_count(spec: CheckSpec, env: Env) -> Plan:
 
 @compiles("expect_table_column_count_to_be_between", "expect_table_column_count_to_equal")
 def _column_count(spec: CheckSpec, env: Env) -> Plan:
-    return _observed(spec, [], lambda _: len(env.columns))
+    return _observed(spec, [], lambda _: len(env.source_columns))
 
 
 @compiles("expect_table_columns_to_match_set", "expect_table_columns_to_match_ordered_list")
 def _columns(spec: CheckSpec, env: Env) -> Plan:
-    names = list(env.columns)
+    names = env.source_columns
     if spec.expectation.endswith("ordered_list"):
         wanted = list(spec.kwargs.get("column_list") or [])
         return Plan([], lambda _: (names == wanted, {"observed_value": names}))

@@ -71,6 +71,11 @@ CHECKS = [
         "expect": "expect_column_distinct_values_to_be_in_set",
         "kwargs": {"column": "dest", "value_set": ["IAH", "MIA", "ATL", "ORD", "BQN"]},
     },
+    {  # the export's nine columns: Groundwork's lineage columns are not the source's
+        "expect": "expect_table_column_count_to_equal",
+        "kwargs": {"value": 9},
+        "name": "nine_columns",
+    },
     {  # timestamps in the sample of unexpected values (Dagster metadata takes them as text)
         "expect": "expect_column_values_to_be_increasing",
         "kwargs": {"column": "departed"},
@@ -146,7 +151,7 @@ def test_every_check_evaluates_and_counts_match_plain_sql(
     declared |= {"match_regex__tailnum", "column_value_lengths_to_equal__carrier"}
     declared |= {"table_row_count_to_be_between", "column_mean_to_be_between__distance"}
     declared |= {"column_distinct_values_to_be_in_set__dest", "dest_dateutil"}
-    declared |= {"departed_in_order", "departed_since_jan_2"}
+    declared |= {"departed_in_order", "departed_since_jan_2", "nine_columns"}
     references = {"references__dest", "references__carrier__flight"}
     # the declared unique check on the key is the one Groundwork adds: kept once
     assert set(results) == structural | declared | references
@@ -189,6 +194,7 @@ def test_every_check_evaluates_and_counts_match_plain_sql(
     )[0][0]
     assert backwards == 7 and results["departed_in_order"][2]["unexpected_count"] == backwards
     assert results["departed_since_jan_2"][0] is True
+    assert results["nine_columns"][:1] == (True,)
 
     # Dagster recorded the same verdicts, the type problem as a failed check
     logged = dagster_instance(project.root).all_logs(
