@@ -138,6 +138,113 @@ class Env:
 COMPILERS: dict[str, Callable[[CheckSpec, Env], Plan]] = {}
 
 
+_RANGE = ("min_value", "max_value", "strict_min", "strict_max")
+_BETWEEN = ("column", *_RANGE)
+ARGUMENTS: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(
+        [
+            "expect_column_values_to_not_be_null",
+            "expect_column_values_to_be_null",
+            "expect_column_values_to_be_unique",
+        ],
+        ("column", "mostly"),
+    ),
+    "expect_compound_columns_to_be_unique": ("column_list", "mostly", "ignore_row_if"),
+    **dict.fromkeys(
+        ["expect_column_values_to_be_in_set", "expect_column_values_to_not_be_in_set"],
+        ("column", "value_set", "mostly"),
+    ),
+    "expect_column_values_to_be_between": (*_BETWEEN, "mostly"),
+    "expect_column_value_lengths_to_be_between": (*_BETWEEN, "mostly"),
+    "expect_column_value_lengths_to_equal": ("column", "value", "mostly"),
+    **dict.fromkeys(
+        ["expect_column_values_to_match_regex", "expect_column_values_to_not_match_regex"],
+        ("column", "regex", "mostly"),
+    ),
+    **dict.fromkeys(
+        [
+            "expect_column_values_to_match_like_pattern",
+            "expect_column_values_to_not_match_like_pattern",
+        ],
+        ("column", "like_pattern", "escape", "mostly"),
+    ),
+    **dict.fromkeys(
+        ["expect_column_values_to_be_increasing", "expect_column_values_to_be_decreasing"],
+        ("column", "strictly", "mostly"),
+    ),
+    "expect_column_pair_values_a_to_be_greater_than_b": (
+        "column_A",
+        "column_B",
+        "or_equal",
+        "ignore_row_if",
+        "mostly",
+    ),
+    "expect_column_pair_values_to_be_equal": ("column_A", "column_B", "ignore_row_if", "mostly"),
+    "expect_column_values_to_be_of_type": ("column", "type_", "mostly"),
+    "expect_column_values_to_be_in_type_list": ("column", "type_list", "mostly"),
+    "expect_table_row_count_to_be_between": _RANGE,
+    "expect_table_row_count_to_equal": ("value",),
+    "expect_table_column_count_to_be_between": ("min_value", "max_value"),
+    "expect_table_column_count_to_equal": ("value",),
+    "expect_table_columns_to_match_set": ("column_set", "exact_match"),
+    "expect_table_columns_to_match_ordered_list": ("column_list",),
+    **dict.fromkeys(
+        [
+            "expect_column_min_to_be_between",
+            "expect_column_max_to_be_between",
+            "expect_column_mean_to_be_between",
+            "expect_column_median_to_be_between",
+            "expect_column_sum_to_be_between",
+            "expect_column_stdev_to_be_between",
+            "expect_column_unique_value_count_to_be_between",
+            "expect_column_proportion_of_unique_values_to_be_between",
+        ],
+        _BETWEEN,
+    ),
+    **dict.fromkeys(
+        [
+            "expect_column_distinct_values_to_be_in_set",
+            "expect_column_distinct_values_to_contain_set",
+            "expect_column_distinct_values_to_equal_set",
+        ],
+        ("column", "value_set"),
+    ),
+    "expect_column_most_common_value_to_be_in_set": ("column", "value_set", "ties_okay"),
+}
+"The arguments GX 1.x gives each compiled expectation (besides those every one takes)."
+_REQUIRED = {"column", "column_A", "column_B", "value_set", "value", "type_", "like_pattern"}
+_REQUIRED |= {"regex"}  # GX's default for a match (`(?s).*`) passes anything: surely a mistake
+_BOUNDED = ("expect_column_values_to_be_between", "expect_column_value_lengths_to_be_between")
+_ANY = {"result_format", "catch_exceptions", "meta", "notes", "description", "id", "severity"}
+"Arguments that say nothing about the verdict."
+_FOR_GX = ("row_condition", "condition_parser", "windows", "escape")
+"Arguments the SQL does not follow: such an expectation is left to GX."
+
+
+def arguments_problem(spec: CheckSpec) -> str | None:
+    """What is wrong with a compiled expectation's arguments, as GX would refuse them."""
+    takes = ARGUMENTS[spec.expectation]
+    unknown = sorted(set(spec.kwargs) - set(takes) - _ANY - set(_FOR_GX))
+    if unknown:
+        return f"unknown argument(s) {', '.join(unknown)}; it takes {', '.join(takes)}"
+    required = _REQUIRED | ({"column_list"} if "compound" in spec.expectation else set())
+    missing = [a for a in takes if a in required and spec.kwargs.get(a) is None]
+    if missing:
+        return f"give {', '.join(f'`{a}`' for a in missing)}"
+    mostly = spec.kwargs.get("mostly", 1)
+    if isinstance(mostly, bool) or not isinstance(mostly, int | float) or not 0 <= mostly <= 1:
+        return f"`mostly` must be a number from 0 to 1, not {mostly!r}"
+    low, high = spec.kwargs.get("min_value"), spec.kwargs.get("max_value")
+    if spec.expectation in _BOUNDED and low is None and high is None:
+        return "give `min_value`, `max_value` or both"
+    try:
+        if low is not None and high is not None and low > high:
+            return "min_value cannot be greater than max_value"
+    except TypeError:
+        return f"min_value {low!r} and max_value {high!r} cannot be compared"
+    return None
+
+
 def compiles(*names: str) -> Callable:
     def register(build: Callable[[CheckSpec, Env], Plan]) -> Callable:
         for name in names:
@@ -166,8 +273,11 @@ def run(
     spec_of = {spec.name: spec for spec in specs}
     for spec in specs:
         try:
-            if spec.expectation not in COMPILERS:
+            if spec.expectation not in COMPILERS or any(a in spec.kwargs for a in _FOR_GX):
                 raise NotCompiled
+            problem = arguments_problem(spec)
+            if problem:
+                raise ValueError(problem)
             plans[spec.name] = COMPILERS[spec.expectation](spec, env)
         except NotCompiled:
             left.append(spec)
@@ -304,6 +414,8 @@ def _unique(spec: CheckSpec, env: Env) -> Plan:
 @compiles("expect_compound_columns_to_be_unique")
 def _compound_unique(spec: CheckSpec, env: Env) -> Plan:
     """A row is missing when all its columns are (GX's default `ignore_row_if`)."""
+    if spec.kwargs.get("ignore_row_if", "all_values_are_missing") != "all_values_are_missing":
+        raise NotCompiled
     columns = [env.column(name) for name in spec.kwargs.get("column_list") or []]
     if not columns:
         raise ValueError("give `column_list`")
@@ -415,7 +527,7 @@ def _types(spec: CheckSpec, env: Env) -> Plan:
     (`int64`, `object`) is about a pandas frame, so GX judges it."""
     column = env.column(spec.kwargs.get("column"))
     wanted = (
-        spec.kwargs.get("type__list")
+        spec.kwargs.get("type_list")
         if "type_list" in spec.expectation
         else [spec.kwargs.get("type_")]
     )

@@ -190,3 +190,49 @@ def _same(ours: object, theirs: object) -> bool:
 
 def _short(verdict) -> str:  # noqa: ANN001
     return repr({k: v for k, v in verdict.metadata.items() if "sample" not in k})[:300]
+
+
+def test_each_compiled_expectation_takes_gxs_arguments() -> None:
+    import great_expectations as gx
+
+    every_one = {"batch_id", "catch_exceptions", "condition_parser", "description", "id"}
+    every_one |= {"meta", "notes", "rendered_content", "result_format", "row_condition"}
+    every_one |= {"severity", "windows", "library_metadata"}
+    classes = {name.lower(): getattr(gx.expectations, name) for name in dir(gx.expectations)}
+    assert set(compiled.ARGUMENTS) == set(compiled.COMPILERS)
+    for name, takes in compiled.ARGUMENTS.items():
+        model = classes[name.replace("_", "")]
+        assert set(takes) == set(model.__fields__) - every_one, name
+
+
+BAD_ARGUMENTS = [
+    ("expect_column_values_to_be_in_set", {"column": "s", "valu_set": ["a"]}),
+    ("expect_column_values_to_be_in_set", {"column": "s"}),
+    ("expect_column_values_to_be_between", {"column": "i", "min_value": 0, "mostly": 1.5}),
+    ("expect_column_values_to_be_between", {"column": "i", "min_value": 500, "max_value": 10}),
+    ("expect_column_values_to_be_between", {"column": "i"}),
+    ("expect_column_value_lengths_to_equal", {"column": "u"}),
+    ("expect_column_values_to_be_unique", {"column": "i", "mostyl": 0.9}),
+]
+
+
+@pytest.mark.parametrize("case", BAD_ARGUMENTS, ids=[f"{c[0][7:]}-{c[1]}" for c in BAD_ARGUMENTS])
+def test_arguments_gx_refuses_are_an_error_not_a_verdict(case) -> None:  # noqa: ANN001
+    """A typo or an impossible argument is the check's fault: an error naming it, never a
+    count of unexpected rows (GX refuses them too)."""
+    expectation, kwargs = case
+    con = duckdb.connect()
+    con.execute(f"CREATE TABLE messy AS {TABLES['messy']}")
+    spec = CheckSpec("raw.messy", "c", True, expectation, kwargs)
+    (oracle,) = run_expectations("messy", con.table("messy").df(), [spec])
+    (ours,), left = compiled.run(con, "messy", [spec], key=["i"])
+    assert oracle.passed is None and not left
+    assert ours.passed is None and ours.error, ours
+
+
+def test_a_row_condition_is_left_to_gx() -> None:
+    con = duckdb.connect()
+    con.execute(f"CREATE TABLE messy AS {TABLES['messy']}")
+    kwargs = {"column": "s", "row_condition": "p>6", "condition_parser": "pandas"}
+    spec = CheckSpec("raw.messy", "c", True, "expect_column_values_to_not_be_null", kwargs)
+    assert compiled.run(con, "messy", [spec], key=["i"]) == ([], [spec])
