@@ -8,8 +8,9 @@ observed value. The semantics followed, as GX 1.x on pandas has them:
 
 - NULL and NaN are *missing*: column-map expectations judge the other values only
   (`unexpected_percent` is of the non-missing values) and `mostly` is a share of those;
-- a regex matches anywhere in the value (pandas' `str.contains`, Python's `re.search`);
-  one DuckDB's RE2 cannot run (a look-ahead, a back-reference) is left to GX;
+- a regex matches anywhere in the value (pandas' `str.contains`, Python's `re.search`),
+  with Python's Unicode `\\w`, `\\d`, `\\s` and its `$`; one DuckDB's RE2 cannot run the
+  same way (a look-ahead, a back-reference, a word boundary) is left to GX;
 - a value compares only with arguments of its own kind: a number is never in a set of
   strings, and a numeric range on a text column is a type problem, reported as a failed
   check naming the column's type, never as an error in the check's arguments.
@@ -449,6 +450,7 @@ def _regex(spec: CheckSpec, env: Env) -> Plan:
     if not isinstance(regex, str):
         raise ValueError("give `regex` as a string")
     re.compile(regex)  # Python says what is wrong with a broken pattern
+    regex = _re2(regex)
     try:
         env.con.execute("SELECT regexp_matches('', ?)", [regex])
     except duckdb.Error:
@@ -456,6 +458,52 @@ def _regex(spec: CheckSpec, env: Env) -> Plan:
     matches = f"regexp_matches({column.sql}, {quote_literal(regex)})"
     unexpected = f"NOT {matches}" if "_to_match_" in spec.expectation else matches
     return _map_plan(spec, env, column, unexpected)
+
+
+_UNICODE = {"d": r"\p{Nd}", "w": r"\p{L}\p{N}_", "s": r"\s\x0b\x1c-\x1f\x85\p{Z}"}
+"Python's \\d, \\w and \\s (Unicode) as RE2 class contents; RE2's own are ASCII only."
+
+
+def _re2(regex: str) -> str:
+    """A Python regex in RE2's words, meaning the same on any text: `\\d`, `\\w`, `\\s` and
+    their negations as Python's Unicode classes, `$` also before a final newline (Python's
+    `$`). What cannot be said the same way (word boundaries, multi-line mode, a class inside
+    a class) is left to GX."""
+    if re.search(r"\(\?[a-zA-Z]*m", regex):
+        raise NotCompiled
+    out: list[str] = []
+    in_class = False
+    i = 0
+    while i < len(regex):
+        char = regex[i]
+        if char == "\\" and i + 1 < len(regex):
+            escaped = regex[i + 1]
+            i += 2
+            if escaped in _UNICODE:
+                out.append(_UNICODE[escaped] if in_class else f"[{_UNICODE[escaped]}]")
+            elif escaped.lower() in _UNICODE and not in_class:
+                out.append(f"[^{_UNICODE[escaped.lower()]}]")
+            elif escaped.lower() in _UNICODE or escaped in "bBZ":
+                raise NotCompiled
+            else:
+                out.append(char + escaped)
+            continue
+        if in_class and char == "[":
+            raise NotCompiled
+        if not in_class and char == "[":
+            in_class = True
+            start = i + 2 if regex[i + 1 : i + 2] == "^" else i + 1
+            out.append(regex[i:start])
+            if regex[start : start + 1] == "]":  # a `]` first in a class is itself
+                out.append("\\]")
+                start += 1
+            i = start
+            continue
+        if in_class and char == "]":
+            in_class = False
+        out.append(r"(?:\n?$)" if char == "$" and not in_class else char)
+        i += 1
+    return "".join(out)
 
 
 @compiles(

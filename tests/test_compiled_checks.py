@@ -28,7 +28,9 @@ TABLES = {
           (NULL, -2.0, 'a', 'a@b.com', 5, NULL),
           (7, '-inf'::DOUBLE, 'A', 'ÅNGSTRÖM', 6, 6),
           (8, 0.0, 'a', 'a%_b', 7, 3),
-          (9, 3.25, '', 'abc', 8, 8)
+          (9, 3.25, '', 'abc', 8, 8),
+          (10, 1.0, 'c', 'Muñoz Marín 12٣' || chr(10), 9, 9),
+          (11, 2.0, 'c', 'tab' || chr(9) || 'nbsp' || chr(160) || 'x', 9, 9)
         ) v(i, f, s, u, p, q)""",
     "clean": """
         SELECT range AS i, range * 0.5 AS f, chr(97 + (range % 3)::INT) AS s,
@@ -72,6 +74,15 @@ CASES = [
     ("expect_column_values_to_match_regex", {"column": "u", "regex": r"[^@\s]+@[^@\s]+\.\w+"}),
     ("expect_column_values_to_match_regex", {"column": "s", "regex": "[a-z]", "mostly": 0.5}),
     ("expect_column_values_to_not_match_regex", {"column": "u", "regex": "y+"}),
+    # Python's \w, \d, \s are Unicode (RE2's are ASCII); its $ also matches before a final \n
+    ("expect_column_values_to_match_regex", {"column": "u", "regex": r"^[\w .]+$"}),
+    ("expect_column_values_to_match_regex", {"column": "u", "regex": r"^\w+\s\w+"}),
+    ("expect_column_values_to_match_regex", {"column": "u", "regex": r"\d$"}),
+    ("expect_column_values_to_match_regex", {"column": "u", "regex": r"^\D*$"}),
+    ("expect_column_values_to_match_regex", {"column": "u", "regex": r"\S\s\S"}),
+    ("expect_column_values_to_not_match_regex", {"column": "u", "regex": r"[^\w\s.]"}),
+    ("expect_column_values_to_not_match_regex", {"column": "u", "regex": r"\W"}),
+    ("expect_column_values_to_match_regex", {"column": "u", "regex": r"[]a-z]"}),
     ("expect_column_values_to_not_match_regex", {"column": "u", "regex": "Å"}),
     ("expect_column_value_lengths_to_be_between", {"column": "u", "min_value": 1}),
     ("expect_column_value_lengths_to_be_between", {"column": "u", "min_value": 1, "max_value": 3}),
