@@ -569,6 +569,13 @@ def _pair(spec: CheckSpec, env: Env) -> Plan:
     return _rows_plan(spec, env, value, missing, unexpected)
 
 
+_PANDAS_DTYPE = re.compile(
+    r"^(U?Int|u?int)(8|16|32|64)$|^[Ff]loat(16|32|64)$|^(bool|boolean|object|string|category)$"
+    r"|^(datetime|timedelta)64|^complex"
+)
+"pandas' dtype names, as written in pandas (DuckDB's names are matched in any case)."
+
+
 @compiles("expect_column_values_to_be_of_type", "expect_column_values_to_be_in_type_list")
 def _types(spec: CheckSpec, env: Env) -> Plan:
     """Types by DuckDB's names (`BIGINT`, `INT8`, `VARCHAR`, ...); a pandas dtype name
@@ -581,6 +588,8 @@ def _types(spec: CheckSpec, env: Env) -> Plan:
     )
     if not isinstance(wanted, list) or not all(isinstance(t, str) for t in wanted):
         raise ValueError("give the type names as strings")
+    if any(_PANDAS_DTYPE.match(t) for t in wanted):
+        raise NotCompiled  # `int64` is pandas' int64, not DuckDB's INT64 alias
     canonical = [env.type_names.get(t.upper()) for t in wanted]
     if not all(canonical):
         raise NotCompiled
@@ -629,6 +638,10 @@ _AGGREGATES = {
 }
 
 
+_SAID_AS = {"avg": "mean", "stddev_samp": "standard deviation", "min": "minimum"}
+_SAID_AS |= {"max": "maximum", "median": "median", "sum": "sum"}
+
+
 @compiles(*_AGGREGATES)
 def _aggregate(spec: CheckSpec, env: Env) -> Plan:
     """min and max of any ordered column; the others of numbers only, as doubles (pandas).
@@ -637,7 +650,7 @@ def _aggregate(spec: CheckSpec, env: Env) -> Plan:
     function = _AGGREGATES[spec.expectation]
     ordered = function in ("min", "max")
     if not (column.numeric or (ordered and (column.text or column.temporal))):
-        raise TypeTrouble(_type_message(column, f"a {function}"))
+        raise TypeTrouble(_type_message(column, f"a {_SAID_AS[function]}"))
     _bounds(column if ordered else Column(column.name, "DOUBLE"), spec.kwargs)
     values = f"{column.sql}) FILTER (WHERE NOT {column.missing}"
     select = f"{function}({values})"
@@ -775,6 +788,11 @@ def _bounds(column: Column, kwargs: dict[str, Any]) -> list[tuple[str, str, str]
     literals = []
     for bound, operator, strict in given.values():
         literal = _literal(bound, column)
+        if literal is None and isinstance(bound, str):  # the check's fault: a quoted bound
+            raise ValueError(
+                f"the bound {bound!r} is text and `{column.name}` is {column.type}: "
+                "write it without quotes in hub.yaml (YAML then reads a number or a date)"
+            )
         if literal is None:
             raise TypeTrouble(_type_message(column, f"the bound {bound!r}"))
         literals.append((literal, operator, strict))

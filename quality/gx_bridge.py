@@ -85,8 +85,15 @@ def _metadata(result: dict[str, Any]) -> dict[str, Any]:
     )
     metadata = {k: result[k] for k in keep if k in result and result[k] is not None}
     if result.get("partial_unexpected_list"):
-        metadata["unexpected_sample"] = [str(v) for v in result["partial_unexpected_list"]]
+        metadata["unexpected_sample"] = [_shown(v) for v in result["partial_unexpected_list"]]
     return metadata
+
+
+def _shown(value: Any) -> str:
+    """A sampled value as text; numpy scalars (alone or in a pair) as plain Python values."""
+    if isinstance(value, tuple | list):
+        return "(" + ", ".join(_shown(v) for v in value) + ")"
+    return str(value.item() if hasattr(value, "item") else value)
 
 
 def _exception_message(info: dict[str, Any]) -> str:

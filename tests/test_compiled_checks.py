@@ -247,3 +247,24 @@ def test_a_row_condition_is_left_to_gx() -> None:
     kwargs = {"column": "s", "row_condition": "p>6", "condition_parser": "pandas"}
     spec = CheckSpec("raw.messy", "c", True, "expect_column_values_to_not_be_null", kwargs)
     assert compiled.run(con, "messy", [spec], key=["i"]) == ([], [spec])
+
+
+def test_type_names_are_duckdbs_and_pandas_names_go_to_gx() -> None:
+    con = duckdb.connect()
+    con.execute(f"CREATE TABLE messy AS {TABLES['messy']}")
+    duck = [
+        ("expect_column_values_to_be_of_type", {"column": "i", "type_": "INT32"}),
+        (
+            "expect_column_values_to_be_in_type_list",
+            {"column": "i", "type_list": ["BIGINT", "INT"]},
+        ),
+    ]
+    panda = [
+        ("expect_column_values_to_be_of_type", {"column": "i", "type_": "int64"}),
+        ("expect_column_values_to_be_of_type", {"column": "p", "type_": "Int64"}),
+        ("expect_column_values_to_be_in_type_list", {"column": "u", "type_list": ["object"]}),
+    ]
+    specs = [CheckSpec("raw.messy", f"c{n}", True, e, k) for n, (e, k) in enumerate(duck + panda)]
+    verdicts, left = compiled.run(con, "messy", specs, key=["i"])
+    assert [v.passed for v in verdicts] == [True, True]  # `i` is an INTEGER (alias INT32)
+    assert [s.kwargs for s in left] == [k for _, k in panda]
