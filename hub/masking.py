@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 
 from hub import secrets
-from hub.store import quote_ident, quote_literal, write_new_file
+from hub.store import quote_column, quote_literal, write_new_file
 
 SALT_FILE = "hash-salt"
 "Beside the store when `governance.hash_salt` is not set: one random salt per project."
@@ -41,7 +41,7 @@ def policy_for(pii: str, policies: dict[str, str]) -> str:
 def masked(column: str, pii: str | None, policy: str) -> str:
     """The SELECT item for one column as an audience with `policy` for its class sees it.
     `hash` needs `define_hash` on the connection first."""
-    c = quote_ident(column)
+    c = quote_column(column)
     if pii is None or policy == "clear":
         return c
     if policy == "redact":

@@ -16,7 +16,7 @@ import duckdb
 import pyarrow as pa
 
 from hub.config import EntityConfig
-from hub.store import quote_ident, table_ref
+from hub.store import quote_column, quote_ident, table_ref
 
 STANDARDISERS = {
     "trim": "nullif(trim(CAST(x AS VARCHAR)), '')",
@@ -52,7 +52,7 @@ def define_standardisers(con: duckdb.DuckDBPyConnection) -> None:
 
 def standardise(column: str, steps: list[str]) -> str:
     """SQL for `column` passed through the named standardisers, in order."""
-    expression = quote_ident(column)
+    expression = quote_column(column)
     for step in steps:
         if step not in STANDARDISERS:
             raise ValueError(f"unknown standardiser {step!r}; known: {sorted(STANDARDISERS)}")
@@ -66,7 +66,7 @@ def unify(con: duckdb.DuckDBPyConnection, name: str, entity: EntityConfig) -> Un
     fields = list(entity.fields)
     records: list[dict[str, str | None]] = []
     for source in entity.sources:
-        selects = [f"CAST({quote_ident(source.id)} AS VARCHAR) AS source_id"]
+        selects = [f"CAST({quote_column(source.id)} AS VARCHAR) AS source_id"]
         for field in fields:
             spec = entity.fields[field]
             column = source.fields.get(field)

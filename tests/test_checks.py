@@ -301,3 +301,57 @@ def test_a_failing_target_skips_only_the_references_to_it(
         "WHERE table_name = 'raw.ops__flights' AND check_name = 'unique__flight_id'"
     )
     assert versions == [(batch,)]
+
+
+def test_column_names_with_spaces_load_mask_and_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Real exports name columns `Sample Number` or `Culmen Length (mm)`: they load, their
+    PII is masked in the preview, and their checks run."""
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / ".dagster"))
+    (tmp_path / "exports").mkdir()
+    (tmp_path / "exports" / "penguins.csv").write_text(
+        "Sample Number,Culmen Length (mm),Contact Email\n1,39.1,ann@lab.example\n2,NA,\n"
+    )
+    table = {"primary_key": "Sample Number", "columns": {"Contact Email": {"pii": "email"}}}
+    project = Project(
+        tmp_path,
+        {
+            "lab": {
+                "kind": "files",
+                "path": "exports",
+                "null_values": ["", "NA"],
+                "tables": {"penguins": table},
+            }
+        },
+        checks={
+            "raw.lab__penguins": [
+                {
+                    "expect": "expect_column_values_to_be_between",
+                    "kwargs": {"column": "Culmen Length (mm)", "min_value": 40},
+                }
+            ]
+        },
+        governance={"policies": {"agent": {"email": "redact"}, "analyst": {"email": "mask"}}},
+    )
+
+    report = materialize(project.root / "hub.yaml")
+
+    assert set(report.failures) == {"raw__lab__penguins__checks"}  # the range failed, only
+    verdicts = dict(
+        project.sql(
+            "SELECT check_name, passed FROM meta.check_results "
+            "WHERE table_name = 'raw.lab__penguins'"
+        )
+    )
+    assert verdicts["between__Culmen_Length__mm_"] is False
+    assert verdicts["unique__Sample_Number"] is True
+    shown = [
+        str(m.value)
+        for entry in dagster_instance(project.root).all_logs(
+            report.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+        )
+        for m in entry.dagster_event.event_specific_data.materialization.metadata.values()
+    ]
+    assert any("a***@lab.example" in text for text in shown)
+    assert not any("ann@lab.example" in text for text in shown)
