@@ -32,6 +32,8 @@ import duckdb
 
 from hub.schema import LINEAGE
 from hub.store import quote_column, quote_literal
+from quality.arguments import FOR_GX, arguments_problem
+from quality.re2 import NotSameInRE2, as_re2
 from quality.specs import SAMPLE_SIZE, CheckSpec, Verdict
 
 POSITION = "_hub_pos"
@@ -139,113 +141,6 @@ class Env:
 COMPILERS: dict[str, Callable[[CheckSpec, Env], Plan]] = {}
 
 
-_RANGE = ("min_value", "max_value", "strict_min", "strict_max")
-_BETWEEN = ("column", *_RANGE)
-ARGUMENTS: dict[str, tuple[str, ...]] = {
-    **dict.fromkeys(
-        [
-            "expect_column_values_to_not_be_null",
-            "expect_column_values_to_be_null",
-            "expect_column_values_to_be_unique",
-        ],
-        ("column", "mostly"),
-    ),
-    "expect_compound_columns_to_be_unique": ("column_list", "mostly", "ignore_row_if"),
-    **dict.fromkeys(
-        ["expect_column_values_to_be_in_set", "expect_column_values_to_not_be_in_set"],
-        ("column", "value_set", "mostly"),
-    ),
-    "expect_column_values_to_be_between": (*_BETWEEN, "mostly"),
-    "expect_column_value_lengths_to_be_between": (*_BETWEEN, "mostly"),
-    "expect_column_value_lengths_to_equal": ("column", "value", "mostly"),
-    **dict.fromkeys(
-        ["expect_column_values_to_match_regex", "expect_column_values_to_not_match_regex"],
-        ("column", "regex", "mostly"),
-    ),
-    **dict.fromkeys(
-        [
-            "expect_column_values_to_match_like_pattern",
-            "expect_column_values_to_not_match_like_pattern",
-        ],
-        ("column", "like_pattern", "escape", "mostly"),
-    ),
-    **dict.fromkeys(
-        ["expect_column_values_to_be_increasing", "expect_column_values_to_be_decreasing"],
-        ("column", "strictly", "mostly"),
-    ),
-    "expect_column_pair_values_a_to_be_greater_than_b": (
-        "column_A",
-        "column_B",
-        "or_equal",
-        "ignore_row_if",
-        "mostly",
-    ),
-    "expect_column_pair_values_to_be_equal": ("column_A", "column_B", "ignore_row_if", "mostly"),
-    "expect_column_values_to_be_of_type": ("column", "type_", "mostly"),
-    "expect_column_values_to_be_in_type_list": ("column", "type_list", "mostly"),
-    "expect_table_row_count_to_be_between": _RANGE,
-    "expect_table_row_count_to_equal": ("value",),
-    "expect_table_column_count_to_be_between": ("min_value", "max_value"),
-    "expect_table_column_count_to_equal": ("value",),
-    "expect_table_columns_to_match_set": ("column_set", "exact_match"),
-    "expect_table_columns_to_match_ordered_list": ("column_list",),
-    **dict.fromkeys(
-        [
-            "expect_column_min_to_be_between",
-            "expect_column_max_to_be_between",
-            "expect_column_mean_to_be_between",
-            "expect_column_median_to_be_between",
-            "expect_column_sum_to_be_between",
-            "expect_column_stdev_to_be_between",
-            "expect_column_unique_value_count_to_be_between",
-            "expect_column_proportion_of_unique_values_to_be_between",
-        ],
-        _BETWEEN,
-    ),
-    **dict.fromkeys(
-        [
-            "expect_column_distinct_values_to_be_in_set",
-            "expect_column_distinct_values_to_contain_set",
-            "expect_column_distinct_values_to_equal_set",
-        ],
-        ("column", "value_set"),
-    ),
-    "expect_column_most_common_value_to_be_in_set": ("column", "value_set", "ties_okay"),
-}
-"The arguments GX 1.x gives each compiled expectation (besides those every one takes)."
-_REQUIRED = {"column", "column_A", "column_B", "value_set", "value", "type_", "like_pattern"}
-_REQUIRED |= {"regex"}  # GX's default for a match (`(?s).*`) passes anything: surely a mistake
-_BOUNDED = ("expect_column_values_to_be_between", "expect_column_value_lengths_to_be_between")
-_ANY = {"result_format", "catch_exceptions", "meta", "notes", "description", "id", "severity"}
-"Arguments that say nothing about the verdict."
-_FOR_GX = ("row_condition", "condition_parser", "windows", "escape")
-"Arguments the SQL does not follow: such an expectation is left to GX."
-
-
-def arguments_problem(spec: CheckSpec) -> str | None:
-    """What is wrong with a compiled expectation's arguments, as GX would refuse them."""
-    takes = ARGUMENTS[spec.expectation]
-    unknown = sorted(set(spec.kwargs) - set(takes) - _ANY - set(_FOR_GX))
-    if unknown:
-        return f"unknown argument(s) {', '.join(unknown)}; it takes {', '.join(takes)}"
-    required = _REQUIRED | ({"column_list"} if "compound" in spec.expectation else set())
-    missing = [a for a in takes if a in required and spec.kwargs.get(a) is None]
-    if missing:
-        return f"give {', '.join(f'`{a}`' for a in missing)}"
-    mostly = spec.kwargs.get("mostly", 1)
-    if isinstance(mostly, bool) or not isinstance(mostly, int | float) or not 0 <= mostly <= 1:
-        return f"`mostly` must be a number from 0 to 1, not {mostly!r}"
-    low, high = spec.kwargs.get("min_value"), spec.kwargs.get("max_value")
-    if spec.expectation in _BOUNDED and low is None and high is None:
-        return "give `min_value`, `max_value` or both"
-    try:
-        if low is not None and high is not None and low > high:
-            return "min_value cannot be greater than max_value"
-    except TypeError:
-        return f"min_value {low!r} and max_value {high!r} cannot be compared"
-    return None
-
-
 def compiles(*names: str) -> Callable:
     def register(build: Callable[[CheckSpec, Env], Plan]) -> Callable:
         for name in names:
@@ -274,7 +169,7 @@ def run(
     spec_of = {spec.name: spec for spec in specs}
     for spec in specs:
         try:
-            if spec.expectation not in COMPILERS or any(a in spec.kwargs for a in _FOR_GX):
+            if spec.expectation not in COMPILERS or any(a in spec.kwargs for a in FOR_GX):
                 raise NotCompiled
             problem = arguments_problem(spec)
             if problem:
@@ -450,60 +345,14 @@ def _regex(spec: CheckSpec, env: Env) -> Plan:
     if not isinstance(regex, str):
         raise ValueError("give `regex` as a string")
     re.compile(regex)  # Python says what is wrong with a broken pattern
-    regex = _re2(regex)
     try:
+        regex = as_re2(regex)
         env.con.execute("SELECT regexp_matches('', ?)", [regex])
-    except duckdb.Error:
+    except (NotSameInRE2, duckdb.Error):
         raise NotCompiled from None  # Python's syntax beyond RE2's
     matches = f"regexp_matches({column.sql}, {quote_literal(regex)})"
     unexpected = f"NOT {matches}" if "_to_match_" in spec.expectation else matches
     return _map_plan(spec, env, column, unexpected)
-
-
-_UNICODE = {"d": r"\p{Nd}", "w": r"\p{L}\p{N}_", "s": r"\s\x0b\x1c-\x1f\x85\p{Z}"}
-"Python's \\d, \\w and \\s (Unicode) as RE2 class contents; RE2's own are ASCII only."
-
-
-def _re2(regex: str) -> str:
-    """A Python regex in RE2's words, meaning the same on any text: `\\d`, `\\w`, `\\s` and
-    their negations as Python's Unicode classes, `$` also before a final newline (Python's
-    `$`). What cannot be said the same way (word boundaries, multi-line mode, a class inside
-    a class) is left to GX."""
-    if re.search(r"\(\?[a-zA-Z]*m", regex):
-        raise NotCompiled
-    out: list[str] = []
-    in_class = False
-    i = 0
-    while i < len(regex):
-        char = regex[i]
-        if char == "\\" and i + 1 < len(regex):
-            escaped = regex[i + 1]
-            i += 2
-            if escaped in _UNICODE:
-                out.append(_UNICODE[escaped] if in_class else f"[{_UNICODE[escaped]}]")
-            elif escaped.lower() in _UNICODE and not in_class:
-                out.append(f"[^{_UNICODE[escaped.lower()]}]")
-            elif escaped.lower() in _UNICODE or escaped in "bBZ":
-                raise NotCompiled
-            else:
-                out.append(char + escaped)
-            continue
-        if in_class and char == "[":
-            raise NotCompiled
-        if not in_class and char == "[":
-            in_class = True
-            start = i + 2 if regex[i + 1 : i + 2] == "^" else i + 1
-            out.append(regex[i:start])
-            if regex[start : start + 1] == "]":  # a `]` first in a class is itself
-                out.append("\\]")
-                start += 1
-            i = start
-            continue
-        if in_class and char == "]":
-            in_class = False
-        out.append(r"(?:\n?$)" if char == "$" and not in_class else char)
-        i += 1
-    return "".join(out)
 
 
 @compiles(

@@ -14,7 +14,7 @@ import math
 import duckdb
 import pytest
 
-from quality import compiled
+from quality import arguments, compiled
 from quality.gx_bridge import run_expectations
 from quality.specs import CheckSpec
 
@@ -210,8 +210,8 @@ def test_each_compiled_expectation_takes_gxs_arguments() -> None:
     every_one |= {"meta", "notes", "rendered_content", "result_format", "row_condition"}
     every_one |= {"severity", "windows", "library_metadata"}
     classes = {name.lower(): getattr(gx.expectations, name) for name in dir(gx.expectations)}
-    assert set(compiled.ARGUMENTS) == set(compiled.COMPILERS)
-    for name, takes in compiled.ARGUMENTS.items():
+    assert set(arguments.ARGUMENTS) == set(compiled.COMPILERS)
+    for name, takes in arguments.ARGUMENTS.items():
         model = classes[name.replace("_", "")]
         assert set(takes) == set(model.__fields__) - every_one, name
 
