@@ -182,12 +182,16 @@ class Store:
             con.execute("COMMIT")
 
     def connect(self, *, read_only: bool) -> duckdb.DuckDBPyConnection:
-        """A connection, retrying with backoff while another process holds the lock."""
-        return open_waiting(
+        """A connection, retrying with backoff while another process holds the lock. Its
+        time zone is UTC, whatever the machine's: a load, a check or a bound on a time with a
+        zone means the same everywhere."""
+        con = open_waiting(
             self.path,
             lambda: duckdb.connect(str(self.path), read_only=read_only),
             self.lock_timeout,
         )
+        con.execute("SET TimeZone = 'UTC'")
+        return con
 
 
 def open_waiting(path: Path, opener: Callable[[], T], timeout: float = LOCK_TIMEOUT_SECONDS) -> T:

@@ -197,7 +197,10 @@ def run(
             try:
                 passed, fields = plan.finish(values[name])
             except (TypeError, ValueError) as exc:  # an observed value its bounds cannot meet
-                error = f"{spec_of[name].expectation}: {exc}"
+                error = (
+                    f"{spec_of[name].expectation}: the observed value cannot be compared with "
+                    f"the arguments given ({exc}); write them as values of the column's kind"
+                )
                 verdicts[name] = Verdict(name, None, error=error)
                 continue
             if name in samples:
@@ -606,10 +609,19 @@ def _within(observed: Any, kwargs: dict[str, Any]) -> bool:
 
 
 def _comparable(bound: Any, observed: Any) -> Any:
-    """A date bound (YAML's `2013-01-01`) as the start of that day when the observed value is
-    a timestamp, in the observed value's time zone."""
+    """A bound as a value of the observed one's kind: a date (YAML's `2013-01-01`) as the
+    start of that day for a timestamp, a timestamp without a zone as UTC for one with, a
+    timestamp as its date for a date (as pandas compares them)."""
     if isinstance(observed, dt.datetime) and type(bound) is dt.date:
-        return dt.datetime.combine(bound, dt.time(), tzinfo=observed.tzinfo)
+        bound = dt.datetime.combine(bound, dt.time())
+    if isinstance(observed, dt.datetime) and isinstance(bound, dt.datetime):
+        if observed.tzinfo and not bound.tzinfo:
+            return bound.replace(tzinfo=dt.UTC)
+        if bound.tzinfo and not observed.tzinfo:
+            return bound.astimezone(dt.UTC).replace(tzinfo=None)
+        return bound
+    if type(observed) is dt.date and isinstance(bound, dt.datetime):
+        return bound.date() if bound.time() == dt.time() else bound
     return bound
 
 

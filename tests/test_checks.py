@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -355,3 +356,44 @@ def test_column_names_with_spaces_load_mask_and_check(
     ]
     assert any("a***@lab.example" in text for text in shown)
     assert not any("ann@lab.example" in text for text in shown)
+
+
+TIME_BOUNDS = """
+import datetime as dt, sys
+from pathlib import Path
+from hub.store import Store
+from quality import compiled
+from quality.specs import CheckSpec
+
+con = Store(Path(sys.argv[1])).connect(read_only=False)
+con.execute("CREATE TABLE t AS SELECT TIMESTAMPTZ '2014-01-01 04:00:00+00' AS x")
+specs = [
+    CheckSpec("raw.t", "max", True, "expect_column_max_to_be_between",
+              {"column": "x", "max_value": dt.date(2014, 1, 1)}),
+    CheckSpec("raw.t", "values", True, "expect_column_values_to_be_between",
+              {"column": "x", "max_value": dt.date(2014, 1, 1)}),
+    CheckSpec("raw.t", "set", True, "expect_column_values_to_be_in_set",
+              {"column": "x", "value_set": [dt.datetime(2014, 1, 1, 4)]}),
+]
+verdicts, _ = compiled.run(con, "t", specs, key=[])
+print([(v.passed, v.metadata.get("observed_value")) for v in verdicts])
+"""
+
+
+def test_time_bounds_mean_the_same_in_every_time_zone(tmp_path: Path) -> None:
+    """The store works in UTC: a date bound on a time with a zone, and a timestamp without
+    one in a set, give one answer whatever the machine's time zone."""
+    seen = set()
+    for zone in ("UTC", "America/New_York", "Asia/Tokyo"):
+        store = tmp_path / f"{zone.replace('/', '_')}.duckdb"
+        env = {**os.environ, "TZ": zone}
+        done = subprocess.run(
+            [sys.executable, "-c", TIME_BOUNDS, str(store)],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+        )
+        seen.add(done.stdout.strip())
+    assert len(seen) == 1, seen
+    assert seen.pop().startswith("[(False, "), "04:00Z is past the start of 2014-01-01 (UTC)"
