@@ -183,11 +183,10 @@ def run(
             message = exc.args[0] if exc.args else type(exc).__name__
             verdicts[spec.name] = Verdict(spec.name, None, error=f"{spec.expectation}: {message}")
     if plans:
-        selects = list(dict.fromkeys(s for plan in plans.values() for s in plan.selects))
-        rows = env.rows if env.windows else table
-        answer = con.execute(f"SELECT {', '.join(selects) or 'NULL'} FROM {rows}").fetchone()
-        at = {select: answer[i] for i, select in enumerate(selects)}
-        values = {name: [at[s] for s in plan.selects] for name, plan in plans.items()}
+        values, errors = _answers(env, plans)
+        for name, error in errors.items():
+            verdicts[name] = Verdict(name, None, error=f"{spec_of[name].expectation}: {error}")
+            del plans[name]
         failing = {n: p for n, p in plans.items() if p.sample and values[n][2]}
         samples = _samples(env, failing)
         for name, plan in plans.items():
@@ -207,6 +206,31 @@ def run(
                 fields |= {"unexpected_sample": sample, "unexpected_keys": keys}
             verdicts[name] = Verdict(name, passed, fields)
     return [verdicts[s.name] for s in specs if s.name in verdicts], left
+
+
+def _answers(env: Env, plans: dict[str, Plan]) -> tuple[dict[str, list], dict[str, str]]:
+    """Each plan's selects, answered by one query over the table; should DuckDB refuse it
+    (an expression it cannot bind or run on this data), each plan alone, so that one
+    expectation's trouble is its own error and the others still get their verdicts."""
+
+    def answer(group: dict[str, Plan]) -> dict[str, list]:
+        selects = list(dict.fromkeys(s for plan in group.values() for s in plan.selects))
+        rows = env.rows if env.windows else env.table
+        found = env.con.execute(f"SELECT {', '.join(selects) or 'NULL'} FROM {rows}").fetchone()
+        at = {select: found[i] for i, select in enumerate(selects)}
+        return {name: [at[s] for s in plan.selects] for name, plan in group.items()}
+
+    try:
+        return answer(plans), {}
+    except duckdb.Error:
+        pass
+    values, errors = {}, {}
+    for name, plan in plans.items():
+        try:
+            values |= answer({name: plan})
+        except duckdb.Error as exc:
+            errors[name] = str(exc).splitlines()[0]
+    return values, errors
 
 
 def _samples(env: Env, plans: dict[str, Plan]) -> dict[str, tuple[list, list, int | None]]:
@@ -411,8 +435,14 @@ def _pair(spec: CheckSpec, env: Env) -> Plan:
     if spec.kwargs.get("ignore_row_if", "both_values_are_missing") != "both_values_are_missing":
         raise NotCompiled
     a, b = env.column(spec.kwargs.get("column_A")), env.column(spec.kwargs.get("column_B"))
-    if spec.expectation.endswith("to_be_equal"):
-        holds = f"{a.sql} = {b.sql}"
+    kinds = {(c.numeric, c.text, c.temporal) for c in (a, b)}
+    if spec.expectation.endswith("to_be_equal"):  # a number never equals a text (pandas)
+        holds = f"{a.sql} = {b.sql}" if len(kinds) == 1 else "false"
+    elif len(kinds) > 1:
+        raise TypeTrouble(
+            f"columns `{a.name}` ({a.type}) and `{b.name}` ({b.type}) cannot be compared; "
+            "declare their types in `columns:` or fix the source"
+        )
     else:
         holds = f"{a.sql} {'>=' if spec.kwargs.get('or_equal') else '>'} {b.sql}"
     value = f"[CAST({a.sql} AS VARCHAR), CAST({b.sql} AS VARCHAR)]"

@@ -268,3 +268,36 @@ def test_type_names_are_duckdbs_and_pandas_names_go_to_gx() -> None:
     verdicts, left = compiled.run(con, "messy", specs, key=["i"])
     assert [v.passed for v in verdicts] == [True, True]  # `i` is an INTEGER (alias INT32)
     assert [s.kwargs for s in left] == [k for _, k in panda]
+
+
+def test_one_expectation_duckdb_cannot_run_is_its_own_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An expression DuckDB refuses on this data (a text that is not a number, cast): that
+    check is an error, the table's other checks still get their verdicts."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE odd AS SELECT range AS id, 'w' || range AS a_b FROM range(5)")
+    broken = compiled.Plan(["max(CAST(a_b AS INTEGER))"], lambda v: (True, {}))
+    monkeypatch.setitem(compiled.COMPILERS, "expect_broken", lambda spec, env: broken)
+    monkeypatch.setitem(arguments.ARGUMENTS, "expect_broken", ())
+    specs = [
+        CheckSpec("raw.odd", "ids", True, "expect_column_values_to_not_be_null", {"column": "id"}),
+        CheckSpec("raw.odd", "bad", True, "expect_broken", {}),
+    ]
+    verdicts, left = compiled.run(con, "odd", specs, key=["id"])
+    assert not left
+    assert verdicts[0].passed is True
+    assert verdicts[1].passed is None and "Could not convert" in verdicts[1].error
+
+
+def test_pairs_of_different_kinds() -> None:
+    con = duckdb.connect()
+    con.execute("CREATE TABLE odd AS SELECT range AS id, 'w' || range AS a_b FROM range(5)")
+    pair = {"column_A": "id", "column_B": "a_b"}
+    specs = [
+        CheckSpec("raw.odd", "eq", True, "expect_column_pair_values_to_be_equal", pair),
+        CheckSpec("raw.odd", "gt", True, "expect_column_pair_values_a_to_be_greater_than_b", pair),
+    ]
+    (equal, greater), _ = compiled.run(con, "odd", specs, key=["id"])
+    assert equal.passed is False and equal.metadata["unexpected_count"] == 5  # as GX
+    assert greater.passed is False and "cannot be compared" in greater.metadata["type_problem"]
