@@ -381,9 +381,16 @@ def load_config(path: str | Path | None = None) -> HubConfig:
         raise ConfigError(f"{file}: the top level must be a mapping of sections.")
     data = interpolate(data, file=file)
     try:
-        return HubConfig.model_validate({**data, "root": file.parent})
+        config = HubConfig.model_validate({**data, "root": file.parent})
     except ValidationError as exc:
         raise ConfigError(_describe(file, exc)) from None
+    from quality.specs import table_checks  # the checks as declared and as Groundwork adds
+
+    try:
+        table_checks(config)
+    except ValueError as exc:
+        raise ConfigError(f"{file}: {exc}") from None
+    return config
 
 
 def interpolate(value: Any, *, file: Path, at: str = "") -> Any:

@@ -102,7 +102,11 @@ def table_checks(config: HubConfig) -> dict[str, list[CheckSpec]]:
         names = [s.name for s in specs]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
-            raise ValueError(f"checks.{ref}: check names {duplicates} repeat; give each a `name`.")
+            raise ValueError(
+                f"checks.{ref}: two checks are named {', '.join(duplicates)} (a check's own "
+                "`name:`, a name Groundwork gives its own checks, or one made from the "
+                "expectation and column). Fix: give each a distinct `name:`."
+            )
     return checks
 
 

@@ -124,3 +124,17 @@ def test_check_names_follow_dagsters_rule(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, source + "checks:\n  raw.lab__penguins:\n" + check % ""))
     names = [s.name for s in table_checks(config)["raw.lab__penguins"]]
     assert {"not_null__Individual_ID", "unique__Sample_Number", "references__Study"} <= set(names)
+
+
+def test_two_checks_of_one_name_are_a_config_error(tmp_path: Path) -> None:
+    source = (
+        "sources:\n  lab:\n    kind: files\n    path: exports\n    tables:\n"
+        "      penguins: {primary_key: id}\n"
+        "checks:\n  raw.lab__penguins:\n"
+        "    - {expect: expect_column_values_to_not_be_null, kwargs: {column: a},\n"
+        "       name: row_count}\n"
+    )
+    with pytest.raises(ConfigError) as error:
+        load_config(write(tmp_path, source))
+    assert "two checks are named row_count" in str(error.value)
+    assert "Fix: give each a distinct `name:`" in str(error.value)
