@@ -137,7 +137,7 @@ def _needed_columns(specs: list[CheckSpec], columns: list[str]) -> list[str]:
         wanted = [spec.kwargs.get(k) for k in ("column", "column_A", "column_B")]
         wanted += list(spec.kwargs.get("column_list") or [])
         wanted = [c for c in wanted if isinstance(c, str)]
-        if not wanted:
+        if not wanted or "row_condition" in spec.kwargs:  # a condition may name any column
             return [c for c in columns if c not in LINEAGE]
         named += [c for c in wanted if c in columns and c not in named]
     return named

@@ -90,12 +90,21 @@ FOR_GX = ("row_condition", "condition_parser", "windows", "escape")
 "Arguments the SQL does not follow: such an expectation is left to GX."
 
 
+_KINDS = {"value_set": list, "column_list": list, "column_set": list, "type_list": list}
+_KINDS |= {"column": str, "column_A": str, "column_B": str}
+
+
 def arguments_problem(spec: CheckSpec) -> str | None:
     """What is wrong with a compiled expectation's arguments, as GX would refuse them."""
     takes = ARGUMENTS[spec.expectation]
     unknown = sorted(set(spec.kwargs) - set(takes) - _ANY - set(FOR_GX))
     if unknown:
         return f"unknown argument(s) {', '.join(unknown)}; it takes {', '.join(takes)}"
+    for argument, kind in _KINDS.items():
+        value = spec.kwargs.get(argument)
+        if value is not None and not isinstance(value, kind):
+            shown = "a list, e.g. [a, b]" if kind is list else "a column name"
+            return f"`{argument}` must be {shown}, not {value!r}"
     required = _REQUIRED | ({"column_list"} if "compound" in spec.expectation else set())
     missing = [a for a in takes if a in required and spec.kwargs.get(a) is None]
     if missing:

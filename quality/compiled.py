@@ -110,7 +110,8 @@ class Env:
 
     def column(self, name: object) -> Column:
         if name not in self.columns:
-            raise KeyError(f"no column {name!r} (the table has {', '.join(self.columns)})")
+            shown = ', '.join(self.source_columns)
+            raise KeyError(f"no column {name!r} (the table has {shown})")
         return self.columns[name]
 
     @property
@@ -352,11 +353,24 @@ def _compound_unique(spec: CheckSpec, env: Env) -> Plan:
 @compiles("expect_column_values_to_be_in_set", "expect_column_values_to_not_be_in_set")
 def _in_set(spec: CheckSpec, env: Env) -> Plan:
     column = env.column(spec.kwargs.get("column"))
-    literals = [_literal(v, column) for v in spec.kwargs.get("value_set") or []]
+    literals = [_literal(v, column) for v in _value_set(spec, column)]
     comparable = [v for v in literals if v is not None]
     member = f"{column.sql} IN ({', '.join(comparable)})" if comparable else "false"
     unexpected = f"NOT ({member})" if "_to_be_in_set" in spec.expectation else member
     return _map_plan(spec, env, column, unexpected)
+
+
+def _value_set(spec: CheckSpec, column: Column) -> list[Any]:
+    """The set's values; a quoted date or time for a column of times is the check's fault
+    (pandas would convert it, DuckDB does not guess)."""
+    values = list(spec.kwargs.get("value_set") or [])
+    quoted = [v for v in values if isinstance(v, str)]
+    if column.temporal and quoted:
+        raise ValueError(
+            f"{quoted[0]!r} is text and `{column.name}` is {column.type}: write the values "
+            "without quotes in hub.yaml (YAML then reads dates and timestamps)"
+        )
+    return values
 
 
 @compiles("expect_column_values_to_be_between")
@@ -559,7 +573,7 @@ def _distinct(spec: CheckSpec, env: Env) -> Plan:
     the set never seen (no observed value)."""
     column = env.column(spec.kwargs.get("column"))
     select = f"list(DISTINCT {column.sql}) FILTER (WHERE NOT {column.missing})"
-    wanted = list(spec.kwargs.get("value_set") or [])
+    wanted = _value_set(spec, column)
     kind = spec.expectation.rpartition("_to_")[2]
 
     def finish(values: list[Any]) -> tuple[bool, dict[str, Any]]:
@@ -602,7 +616,7 @@ def _most_common(spec: CheckSpec, env: Env) -> Plan:
         f"list_transform(list_filter(map_entries({counts}), "
         f"e -> e.value = list_max(map_values({counts}))), e -> e.key)"
     )
-    wanted = spec.kwargs.get("value_set") or []
+    wanted = _value_set(spec, column)
     ties_okay = bool(spec.kwargs.get("ties_okay"))
 
     def finish(values: list[Any]) -> tuple[bool, dict[str, Any]]:

@@ -397,3 +397,17 @@ def test_time_bounds_mean_the_same_in_every_time_zone(tmp_path: Path) -> None:
         seen.add(done.stdout.strip())
     assert len(seen) == 1, seen
     assert seen.pop().startswith("[(False, "), "04:00Z is past the start of 2014-01-01 (UTC)"
+
+
+def test_gx_gets_the_columns_a_row_condition_may_name() -> None:
+    from assets.checks import _needed_columns
+    from quality.specs import CheckSpec
+
+    columns = ["tailnum", "year", "seats", "_hub_batch_id"]
+    plain = CheckSpec(
+        "raw.p", "a", True, "expect_column_values_to_be_dateutil_parseable", {"column": "year"}
+    )
+    condition = {"column": "seats", "row_condition": "year > 2000", "condition_parser": "pandas"}
+    conditioned = CheckSpec("raw.p", "b", True, "expect_column_values_to_be_between", condition)
+    assert _needed_columns([plain], columns) == ["year"]
+    assert _needed_columns([conditioned], columns) == ["tailnum", "year", "seats"]

@@ -301,3 +301,20 @@ def test_pairs_of_different_kinds() -> None:
     (equal, greater), _ = compiled.run(con, "odd", specs, key=["id"])
     assert equal.passed is False and equal.metadata["unexpected_count"] == 5  # as GX
     assert greater.passed is False and "cannot be compared" in greater.metadata["type_problem"]
+
+
+def test_argument_kinds_and_quoted_times_are_the_checks_fault() -> None:
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT 'Turbo-fan' AS engine, DATE '2007-11-11' AS day")
+    cases = [
+        ("expect_column_values_to_be_in_set", {"column": "engine", "value_set": "Turbo-fan"}),
+        ("expect_column_values_to_be_in_set", {"column": ["engine"], "value_set": ["a"]}),
+        ("expect_column_values_to_be_in_set", {"column": "day", "value_set": ["2007-11-11"]}),
+        ("expect_column_distinct_values_to_be_in_set", {"column": "day", "value_set": ["x"]}),
+    ]
+    specs = [CheckSpec("raw.t", f"c{n}", True, e, k) for n, (e, k) in enumerate(cases)]
+    verdicts, _ = compiled.run(con, "t", specs, key=[])
+    errors = [v.error for v in verdicts]
+    assert "`value_set` must be a list" in errors[0]
+    assert "`column` must be a column name" in errors[1]
+    assert all("without quotes" in e for e in errors[2:]), errors
