@@ -1,6 +1,7 @@
-"""Asset checks: one Dagster multi-asset check per table, one check per expectation.
+"""Asset checks: one Dagster multi-asset check per table (and one per table it references),
+one check per expectation.
 
-Each runs the table's checks once (expectations compiled to one DuckDB query, GX for the
+Each runs its table's checks once (expectations compiled to one DuckDB query, GX for the
 few that are not, SQL for the cross-table checks), records every verdict in
 `meta.check_results` against the table's current batch, and reports it to Dagster.
 `severity: error` checks are `blocking`: a failure stops everything downstream in the run,

@@ -113,8 +113,8 @@ def _root_cause(error) -> str:  # noqa: ANN001 - dagster SerializableErrorInfo
 
 
 def _stage(step_key: str) -> str:
-    checks = ("__checks", "__references__", "freshness_check")  # own, references, freshness
-    if step_key.endswith(checks[0]) or checks[1] in step_key or step_key.startswith(checks[2]):
+    own, references = step_key.endswith("__checks"), "__references__" in step_key
+    if own or references or step_key.startswith("freshness_check"):
         return "checks"
     layer = step_key.split("__", 1)[0]
     return {"raw": "load", "unified": "unify", "serve": "serve", "agents": "agents"}.get(
