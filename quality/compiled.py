@@ -110,7 +110,7 @@ class Env:
 
     def column(self, name: object) -> Column:
         if name not in self.columns:
-            shown = ', '.join(self.source_columns)
+            shown = ", ".join(self.source_columns)
             raise KeyError(f"no column {name!r} (the table has {shown})")
         return self.columns[name]
 
