@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import pyarrow as pa
@@ -172,6 +173,19 @@ class SourceBase(Model):
 
     def contract_of(self, table: Table) -> Contract:
         return table.schema_contract or self.schema_contract
+
+
+class FolderSource(SourceBase):
+    """A source that is a folder of files (`files`, `documents`)."""
+
+    path: str
+    "The folder to read, relative to hub.yaml."
+
+    def folder(self, root: Path) -> Path:
+        return (root / self.path).resolve()
+
+    def location(self, root: Path) -> str:
+        return str(self.folder(root))
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from typing import Literal
 import pyarrow as pa
 import yaml
 
-from connectors.base import Extract, Reject, SourceBase, SourceReadError, with_origin
+from connectors.base import Extract, FolderSource, Reject, SourceReadError, with_origin
 from connectors.base import Table as BaseTable
 
 _COLUMN = re.compile(r"[a-z_][a-z0-9_]*")
@@ -29,20 +29,15 @@ class Table(BaseTable):
     "Glob of the documents under the source path (default `*.md`)."
 
 
-class Source(SourceBase):
+class Source(FolderSource):
     kind: Literal["documents"]
-    path: str
-    "The folder to read, relative to hub.yaml."
     tables: dict[str, Table]
-
-    def location(self, root: Path) -> str:
-        return str((root / self.path).resolve())
 
 
 def read(
     source: Source, name: str, table: str, config: Table, root: Path, since: object = None
 ) -> Extract:
-    folder = (root / source.path).resolve()
+    folder = source.folder(root)
     pattern = config.pattern or "*.md"
     paths = sorted(p for p in folder.glob(pattern) if p.is_file())
     if not paths:

@@ -21,7 +21,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from connectors.base import ORIGIN_COLUMN, Extract, Model, Reject, SourceBase, SourceReadError
+from connectors.base import ORIGIN_COLUMN, Extract, FolderSource, Model, Reject, SourceReadError
 from connectors.base import Table as BaseTable
 from hub.store import quote_ident, quote_literal
 
@@ -55,22 +55,17 @@ class Table(BaseTable):
     "Glob of the files under the source path (default `<table>.*`)."
 
 
-class Source(SourceBase):
+class Source(FolderSource):
     kind: Literal["files"]
-    path: str
-    "The folder to read, relative to hub.yaml."
     csv: Csv = Field(default_factory=Csv)
     "How CSV files are written (defaults: detected from the whole file)."
     tables: dict[str, Table]
-
-    def location(self, root: Path) -> str:
-        return str((root / self.path).resolve())
 
 
 def read(
     source: Source, name: str, table: str, config: Table, root: Path, since: object = None
 ) -> Extract:
-    folder = (root / source.path).resolve()
+    folder = source.folder(root)
     pattern = config.pattern or f"{table}.*"
     files = sorted(str(p) for p in folder.glob(pattern) if p.is_file() and _kind(p))
     if not files:

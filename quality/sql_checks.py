@@ -11,11 +11,10 @@ batch.
 
 from __future__ import annotations
 
-import re
-
 import duckdb
 
 from hub.store import quote_column, split_ref, table_exists, table_ref
+from quality.compiled import Column
 from quality.specs import SAMPLE_SIZE, CheckSpec, Verdict
 
 
@@ -84,15 +83,13 @@ def _references(con: duckdb.DuckDBPyConnection, spec: CheckSpec, key: list[str])
     return Verdict(spec.name, count == 0, metadata)
 
 
-_NUMBER = re.compile(r"^(U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?|DECIMAL.*|DOUBLE|FLOAT|REAL)$")
-_TIME = re.compile(r"^(DATE|TIMESTAMP.*)$")
-
-
 def _equal(mine: str, my_type: str, theirs: str, their_type: str) -> str:
-    """SQL: a key column equals the referenced one."""
-    if my_type == their_type or (_NUMBER.match(my_type) and _NUMBER.match(their_type)):
+    """SQL: a key column equals the referenced one (kinds of type as the compiled checks
+    see them; a moment is a date or a timestamp, never a time of day)."""
+    kinds = [Column("", my_type), Column("", their_type)]
+    if my_type == their_type or all(k.numeric for k in kinds):
         return f"{mine} = {theirs}"
-    if _TIME.match(my_type) and _TIME.match(their_type):
+    if all(k.type.startswith(("DATE", "TIMESTAMP")) for k in kinds):
         zoned = "TIMESTAMP WITH TIME ZONE"
         mine = f"timezone('UTC', {mine})" if my_type == zoned else mine
         theirs = f"timezone('UTC', {theirs})" if their_type == zoned else theirs
