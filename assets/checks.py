@@ -22,7 +22,7 @@ from hub.secrets import scrub
 from hub.store import quote_column, split_ref, table_ref
 from quality import compiled, results
 from quality.gx_bridge import run_expectations
-from quality.specs import CheckSpec, Verdict, data_version, primary_keys, table_checks
+from quality.specs import CheckSpec, Verdict, data_versions, primary_keys, table_checks
 from quality.sql_checks import run_sql_check
 
 
@@ -109,7 +109,7 @@ def evaluate(
     config = hub.config
     key = primary_keys(config).get(ref, [])
     with hub.store.reader() as con:
-        versions = {s.name: data_version(con, s) for s in specs}
+        versions = data_versions(con, specs)
         found = {s.name: run_sql_check(con, s, key) for s in specs if s.sql}
         verdicts, left = compiled.run(con, table, [s for s in specs if not s.sql], key)
         found |= {v.check: v for v in verdicts}

@@ -17,7 +17,7 @@ import duckdb
 from hub.config import HubConfig
 from hub.store import batch_inputs, latest_batch
 from quality import results
-from quality.specs import CheckSpec, data_version, table_checks
+from quality.specs import CheckSpec, data_versions, table_checks
 
 
 @dataclass(frozen=True)
@@ -131,6 +131,7 @@ def check_states(
 ) -> list[CheckState]:
     """Where each check of `table` stands on the table's current data."""
     latest = results.latest(con, table)
+    current = data_versions(con, specs)
     states = []
     for spec in specs:
         found = latest.get(spec.name)
@@ -139,7 +140,7 @@ def check_states(
             continue
         state = (
             "stale"
-            if found.data_version != data_version(con, spec)
+            if found.data_version != current[spec.name]
             else ("errored" if found.passed is None else "passed" if found.passed else "failed")
         )
         states.append(CheckState(spec, state, found.unexpected_count, found.evaluated_at))

@@ -110,13 +110,24 @@ def table_checks(config: HubConfig) -> dict[str, list[CheckSpec]]:
     return checks
 
 
-def data_version(con: duckdb.DuckDBPyConnection, spec: CheckSpec) -> str | None:
-    """The data a verdict is about: the table's latest batch, and for `references` also the
-    referenced table's, so reloading either one makes an older verdict stale."""
-    version = latest_batch(con, spec.table)
-    if version is None or spec.sql != "references":
-        return version
-    return f"{version}+{latest_batch(con, spec.kwargs['target'])}"
+def data_versions(con: duckdb.DuckDBPyConnection, specs: list[CheckSpec]) -> dict[str, str | None]:
+    """The data each verdict is about, by check name: its table's latest batch, and for
+    `references` also the referenced table's, so reloading either one makes an older verdict
+    stale. Each table's latest batch is read once."""
+    batches: dict[str, str | None] = {}
+
+    def batch(table: str) -> str | None:
+        if table not in batches:
+            batches[table] = latest_batch(con, table)
+        return batches[table]
+
+    versions = {}
+    for spec in specs:
+        version = batch(spec.table)
+        if version is not None and spec.sql == "references":
+            version = f"{version}+{batch(spec.kwargs['target'])}"
+        versions[spec.name] = version
+    return versions
 
 
 def _structural(ref: str, primary_key: list[str]) -> list[CheckSpec]:
