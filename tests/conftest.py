@@ -20,6 +20,15 @@ from hub.demo.support_api import start_support_api
 from hub.store import Store
 
 REQUIRE_SERVICES = os.environ.get("HUB_REQUIRE_SERVICES") == "1"
+DEMO_FIXTURES = {"demo_project", "built_demo_template"}
+"Fixtures that generate the demo or build it: a test using one (directly or not) is `slow`."
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that needs the demo `slow`, so `-m "not slow"` never builds it."""
+    for item in items:
+        if DEMO_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 def steward(query: str, params: list | None = None) -> pd.DataFrame:

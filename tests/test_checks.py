@@ -233,6 +233,7 @@ def test_declared_type_and_null_text_make_the_range_check_count(
     assert (details["unexpected_count"], details["missing_count"]) == (outside, missing)
 
 
+@pytest.mark.slow  # starts processes that import and run Dagster
 def test_great_expectations_is_imported_only_when_an_expectation_needs_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

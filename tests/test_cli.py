@@ -74,6 +74,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+@pytest.mark.slow  # starts processes that import and run Dagster
 def test_hub_ui_serves_the_asset_graph(tmp_path: Path) -> None:
     port = free_port()
     env = {**os.environ, "HUB_CONFIG": str(DEMO_CONFIG), "DAGSTER_HOME": str(tmp_path)}
