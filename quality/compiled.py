@@ -32,7 +32,7 @@ import duckdb
 
 from hub.schema import LINEAGE
 from hub.store import quote_column, quote_literal
-from quality.arguments import FOR_GX, arguments_problem
+from quality.arguments import ARGUMENTS, FOR_GX, arguments_problem
 from quality.re2 import NotSameInRE2, as_re2
 from quality.specs import SAMPLE_SIZE, CheckSpec, Verdict
 
@@ -142,10 +142,16 @@ class Env:
 COMPILERS: dict[str, Callable[[CheckSpec, Env], Plan]] = {}
 
 
-def compiles(*names: str) -> Callable:
+def compiles(*names: str, arguments: tuple[str, ...] | None = None) -> Callable:
+    """Compile these GX expectations with the decorated function. `arguments`: those GX
+    gives them besides the ones every expectation takes (the table in `quality.arguments`
+    holds them for the expectations that do not say), so adding one is this module alone."""
+
     def register(build: Callable[[CheckSpec, Env], Plan]) -> Callable:
         for name in names:
             COMPILERS[name] = build
+            if arguments is not None:
+                ARGUMENTS[name] = arguments
         return build
 
     return register

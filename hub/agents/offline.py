@@ -2,23 +2,30 @@
 
 The scripted LLM asks the `FunctionAgent` to call the tools a planner would (search the
 subject's documents, query the subject's facts), then writes the draft from what the tools
-returned. Every draft it writes says `mode: offline`. It exists so the pipeline runs on any
-machine; configure `llm.provider` for real reasoning.
+returned: with the agent's own `compose` when `hub/agents/<agent>.py` has one (as
+`hub/agents/onboarding.py` does), else a plain draft of what the tools returned. Every draft
+it writes says `mode: offline`. It exists so the pipeline runs on any machine; configure
+`llm.provider` for real reasoning.
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import json
-import re
+from collections.abc import Callable
 from typing import Any
 
 from hub.store import quote_ident
 
 
-def offline_llm(subject_table: str, subject_key: str, subject_id: str, subject_name: str) -> Any:
+def offline_llm(
+    agent: str, subject_table: str, subject_key: str, subject_id: str, subject_name: str
+) -> Any:
     from llama_index.core.base.llms.types import ChatMessage, MessageRole, ToolCallBlock
     from llama_index.core.llms.mock import MockFunctionCallingLLM
 
+    write = composer_of(agent)
     quoted_id = subject_id.replace("'", "''")
     plan = [
         ToolCallBlock(
@@ -44,36 +51,30 @@ def offline_llm(subject_table: str, subject_key: str, subject_id: str, subject_n
         }
         if not results:
             return ChatMessage(role=MessageRole.ASSISTANT, blocks=plan)
-        draft = compose(subject_name, results.get("search_documents"), results.get("sql"))
+        documents = _loads(results.get("search_documents"))
+        facts = (_loads(results.get("sql"), "rows") or [{}])[0]
+        draft = write(subject_name, documents, facts)
         return ChatMessage(role=MessageRole.ASSISTANT, content=json.dumps(draft))
 
     return MockFunctionCallingLLM(response_generator=respond, is_chat_model=True)
 
 
-def compose(name: str, documents_json: str | None, facts_json: str | None) -> dict[str, str]:
-    """A welcome plan from the top document's sections and the subject's facts."""
-    documents = _loads(documents_json)
-    facts = (_loads(facts_json, "rows") or [{}])[0]
-    sections = _sections(documents[0]["quoted_text"]) if documents else {}
-    lines = [f"Dear {name} team,", "", "Welcome aboard! Here is the onboarding plan we propose."]
-    for heading, intro in (
-        ("Goals", "What you want to achieve"),
-        ("Integrations", "What we will connect"),
-        ("Risks", "What we will watch closely"),
-    ):
-        if sections.get(heading):
-            lines += ["", f"{intro}:", *sections[heading]]
-    status = [
-        f"{k.replace('_', ' ')}: {v}"
-        for k, v in facts.items()
-        if k.startswith(("open_", "overdue_", "balance")) and v is not None
-    ]
-    if status:
-        lines += ["", "Where your account stands today: " + "; ".join(status) + "."]
-    if sections.get("Kick-off"):
-        lines += ["", "Kick-off: " + " ".join(s.lstrip("- ") for s in sections["Kick-off"])]
-    lines += ["", "Kind regards,", "Your onboarding team"]
-    return {"title": f"Welcome plan for {name}", "body": "\n".join(lines)}
+def compose(name: str, documents: list[dict[str, Any]], facts: dict[str, Any]) -> dict[str, str]:
+    """The draft of an agent without a module of its own: what the tools returned, plainly."""
+    lines = [f"Draft for {name} (offline mode: no model wrote this)."]
+    if documents:
+        lines += ["", f"From {documents[0]['doc_id']}:", documents[0]["quoted_text"].strip()]
+    lines += ["", *(f"{key}: {value}" for key, value in facts.items() if value is not None)]
+    return {"title": f"Draft for {name}", "body": "\n".join(lines)}
+
+
+def composer_of(agent: str) -> Callable[..., dict[str, str]]:
+    """`compose` of the agent's own module `hub/agents/<agent>.py`, if it has one."""
+    if importlib.util.find_spec(f"hub.agents.{agent}") is not None:
+        own = getattr(importlib.import_module(f"hub.agents.{agent}"), "compose", None)
+        if callable(own):
+            return own
+    return compose
 
 
 def _loads(text: str | None, key: str | None = None) -> list[dict[str, Any]]:
@@ -85,16 +86,3 @@ def _loads(text: str | None, key: str | None = None) -> list[dict[str, Any]]:
     if key and isinstance(value, dict):
         value = value.get(key)
     return value if isinstance(value, list) else []
-
-
-def _sections(markdown: str) -> dict[str, list[str]]:
-    sections: dict[str, list[str]] = {}
-    current = None
-    for line in markdown.splitlines():
-        heading = re.match(r"^##\s+(.*)$", line)
-        if heading:
-            current = heading.group(1).strip()
-            sections[current] = []
-        elif current and line.strip():
-            sections[current].append(line.strip())
-    return sections

@@ -78,7 +78,7 @@ def run_agent(
         sql_file = agent_sql_copy(snapshot, agent, Path(folder) / "sql.duckdb")
         with IsolatedSandbox(sql_file, memory_limit=agent.memory_limit) as sandbox:
             return [
-                _draft_for(agent, sandbox, subject_id, subject, documents.get(subject_id, []))
+                _draft_for(name, agent, sandbox, subject_id, subject, documents.get(subject_id, []))
                 for subject_id, subject in subjects.items()
                 if subject_id not in (skip or set())
             ]
@@ -133,6 +133,7 @@ def _documents(con: duckdb.DuckDBPyConnection, agent: AgentConfig) -> dict[str, 
 
 
 def _draft_for(
+    name: str,
     agent: AgentConfig,
     sandbox: IsolatedSandbox,
     subject_id: str,
@@ -145,7 +146,7 @@ def _draft_for(
     if offline:
         from hub.agents.offline import offline_llm
 
-        llm = offline_llm(agent.subjects, agent.subject_key, subject_id, subject_name)
+        llm = offline_llm(name, agent.subjects, agent.subject_key, subject_id, subject_name)
         model = "offline"
     else:
         from hub.agents.providers import llm_for
