@@ -37,4 +37,7 @@ def build_definitions(config: HubConfig, config_path: str) -> dg.Definitions:
         schedules=schedules,
         sensors=sensors,
         resources={"hub": HubResource(config_path=config_path)},
+        # One DuckDB writer at a time: steps in parallel processes only wait for its lock,
+        # and each would import Dagster, GX and LlamaIndex again (benchmarks/ui.py).
+        executor=dg.in_process_executor,
     )

@@ -10,7 +10,8 @@ Each benchmark runs in its own process (its peak memory is that process's):
 - incremental: 1% new or changed rows (PostgreSQL, merge on a cursor) against the full load;
 - checks: ten common expectations, Groundwork's check step against one hand-written DuckDB
   statement and against GX on pandas (in its own process: its peak memory is in the label);
-- small_run: `hub run --select` of a 12-row table with its checks, the whole command.
+- small_run: `hub run --select` of a 12-row table with its checks, the whole command;
+- ui_run: the demo graph launched from the Dagster UI (`hub ui`, GraphQL) against `hub run`.
 Ratios above 1 mean Groundwork is slower (the first line of a benchmark is Groundwork's; a
 peak shown on a baseline's line is that baseline's own process). Nothing here asserts a
 threshold.
@@ -28,10 +29,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import checks, sources  # noqa: E402
+from benchmarks import checks, sources, ui  # noqa: E402
 
 SIZES = {"csv": 5_000_000, "postgres": 1_000_000, "mariadb": 1_000_000, "http": 100_000}
-SIZES |= {"incremental": 1_000_000, "checks": 5_000_000, "small_run": 12}
+SIZES |= {"incremental": 1_000_000, "checks": 5_000_000, "small_run": 12, "ui_run": 12}
 
 
 RUNS = {
@@ -42,6 +43,7 @@ RUNS = {
     "incremental": sources.incremental,
     "checks": checks.checks,
     "small_run": checks.small_run,
+    "ui_run": ui.ui_run,
 }
 
 

@@ -1,14 +1,14 @@
 """Materialize the graph from the command line, as a Dagster run the UI shows afterwards.
 
-Runs go to the Dagster instance in `$DAGSTER_HOME` (default `.dagster/` beside hub.yaml),
+Runs go to the project's Dagster instance (`hub.instance`: dagster.yaml beside hub.yaml),
 the same one `hub ui` opens, so every CLI run appears in the UI's run history.
 """
 
 from __future__ import annotations
 
-import os
 from collections import defaultdict
 from dataclasses import dataclass, field
+from difflib import get_close_matches
 from pathlib import Path
 
 from hub.secrets import scrub
@@ -16,6 +16,10 @@ from hub.secrets import scrub
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 "The summary reports what matters; the full event log is in the Dagster UI."
 STAGES = ("load", "checks", "unify", "serve", "agents", "deliver")
+
+
+class SelectionError(Exception):
+    """`--select` names an asset the project does not have (a usage error, exit code 2)."""
 
 
 @dataclass
@@ -39,9 +43,9 @@ class RunReport:
 def dagster_instance(root: Path):  # noqa: ANN201 - dagster.DagsterInstance
     import dagster as dg
 
-    home = Path(os.environ.setdefault("DAGSTER_HOME", str(root / ".dagster")))
-    home.mkdir(parents=True, exist_ok=True)
-    (home / "dagster.yaml").touch()
+    from hub.instance import ensure_instance
+
+    ensure_instance(root)
     return dg.DagsterInstance.get()
 
 
@@ -72,6 +76,8 @@ def run_job(
 
     config = load_config(config_path)
     defs = build_definitions(config, str(config_path))
+    if asset_selection:
+        _check_selection(asset_selection, set(defs.resolve_all_asset_keys()))
     instance = dagster_instance(config.root)
     result = defs.resolve_job_def(job_name).execute_in_process(
         instance=instance,
@@ -83,33 +89,65 @@ def run_job(
     return _report(instance, result)
 
 
-def _report(instance, result) -> RunReport:  # noqa: ANN001
-    report = RunReport(run_id=result.run_id, success=result.success)
-    started: dict[str, float] = {}
-    seconds: dict[str, float] = defaultdict(float)
-    for entry in instance.all_logs(result.run_id):
-        event = entry.dagster_event
-        if event is None or event.step_key is None:
+def _check_selection(selected: list, known: set) -> None:
+    """Refuse an asset key the project does not have, naming it and the likely ones."""
+    names = sorted("/".join(key.path) for key in known)
+    for key in selected:
+        if key in known:
             continue
-        if event.event_type_value == "STEP_START":
-            started[event.step_key] = entry.timestamp
-        elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE"):
-            start = started.pop(event.step_key, entry.timestamp)
-            seconds[_stage(event.step_key)] += entry.timestamp - start
-        if event.event_type_value == "STEP_FAILURE":
-            data = event.event_specific_data
-            user = getattr(data, "user_failure_data", None)
-            why = user.description if user and user.description else _root_cause(data.error)
-            report.failures[event.step_key] = scrub(why)
+        name = "/".join(key.path)
+        close = [n for n in names if n.startswith(f"{name}/")] or get_close_matches(name, names)
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        raise SelectionError(
+            f"no asset {name!r} in this project.{hint} Fix: --select one of {', '.join(names)}."
+        )
+
+
+def _report(instance, result) -> RunReport:  # noqa: ANN001
+    """Seconds per stage from Dagster's own step statistics; why each failed step failed."""
+    report = RunReport(run_id=result.run_id, success=result.success)
+    seconds: dict[str, float] = defaultdict(float)
+    for step in instance.get_run_step_stats(result.run_id):
+        if step.start_time is not None and step.end_time is not None:
+            seconds[_stage(step.step_key)] += step.end_time - step.start_time
     report.seconds = {s: round(seconds[s], 2) for s in STAGES if s in seconds}
+    for event in result.get_step_failure_events():
+        data = event.step_failure_data
+        user = data.user_failure_data
+        why = user.description if user and user.description else cause_of(data.error)
+        report.failures[event.step_key] = scrub(why)
+    if not result.success and not report.failures:  # e.g. a resource that failed to start
+        failed = result.get_run_failure_event().job_failure_data
+        report.failures["run"] = scrub(cause_of(failed.error) if failed.error else failed.info)
     return report
 
 
-def _root_cause(error) -> str:  # noqa: ANN001 - dagster SerializableErrorInfo
-    """The user's exception under Dagster's "Error occurred while executing op" wrapper."""
-    while error.cause is not None:
+def cause_of(error) -> str:  # noqa: ANN001 - dagster SerializableErrorInfo
+    """The user's exception under Dagster's wrappers ("Error occurred while executing op"),
+    and the root of its own chain when that says more (`X: ... (cause: Y: ...)`)."""
+    while error.cause is not None and error.cls_name.startswith("Dagster"):
         error = error.cause
-    return error.message.strip()  # "ValueError: ..." (format_exception_only)
+    message, root = error.message.strip(), error  # "ValueError: ..." (format_exception_only)
+    while root.cause is not None:
+        root = root.cause
+    said = root.message.strip().split(": ", 1)[-1]
+    return message if said in message else f"{message} (cause: {root.message.strip()})"
+
+
+def fix_for(step_key: str) -> str:
+    """Where to look when a step failed with an error that names no fix of its own."""
+    parts = step_key.split("__")
+    if step_key == "run":
+        return ""
+    where = {
+        "load": f"sources.{parts[1]} in hub.yaml (path, url, credentials) and the source itself",
+        "unify": f"entities.{parts[-1]} in hub.yaml (the source columns it maps)",
+        "serve": f"serve.{parts[-1]}.sql in hub.yaml",
+        "agents": f"agents.{parts[-1]}.llm in hub.yaml (provider, model, api_base) and the "
+        "provider itself",
+        "deliver": "delivery in hub.yaml (outbox, SMTP host and port)",
+    }.get(_stage(step_key))
+    return f"Fix: check {where}, then run it again." if where else ""
 
 
 def _stage(step_key: str) -> str:
