@@ -52,12 +52,24 @@ def _store(config: Path | None) -> Store:
 def init(
     path: Annotated[Path, typer.Argument(help="Where to write the file.")] = Path("hub.yaml"),
     force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+    origin: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            help="Propose sources and primary keys from a folder of CSV/Parquet/JSON files, "
+            "a SQLite file or a database URL (postgresql://user@host/db).",
+        ),
+    ] = None,
+    schema: Annotated[
+        str | None, typer.Option(help="With a database --from: the schema to read.")
+    ] = None,
 ) -> None:
-    """Write a commented starter hub.yaml."""
-    if path.exists() and not force:
-        raise ConfigError(f"{path} exists. Fix: pass --force to overwrite it, or another path.")
-    shutil.copyfile(Path(__file__).with_name("templates") / "hub.yaml", path)
-    console.print(f"Wrote {path}. Edit its sources, then run [bold]hub run[/].")
+    """Write a starter hub.yaml: one source and its checks, the other sections commented
+    out; with --from, the sources and primary keys your files or database suggest."""
+    from hub.starter import write_starter
+
+    for line in write_starter(path, force=force, origin=origin, schema=schema):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from connectors import source_models
 from connectors.base import CHECK_NAME, Table
-from hub import secrets
+from hub import config_links, secrets, yaml_lines
 
 CONFIG_ENV = "HUB_CONFIG"
 DEFAULT_FILE = "hub.yaml"
@@ -244,26 +244,23 @@ class HubConfig(Model):
     root: Path = Field(default=Path("."), exclude=True)
     "Folder of hub.yaml; relative paths resolve against it (set by `load_config`)."
 
+    @model_validator(mode="before")
+    @classmethod
+    def _commented_out_sections_are_unset(cls, data: Any) -> Any:
+        """`checks:` with everything under it commented out is no checks, not an error."""
+        if isinstance(data, dict):
+            data = {k: v for k, v in data.items() if v is not None}
+        return data
+
     @model_validator(mode="after")
-    def _names_are_identifiers(self) -> HubConfig:
+    def _rules_of_the_whole_file(self) -> HubConfig:
         for section in ("sources", "entities", "serve", "agents"):
             for name in getattr(self, section):
                 if not re.match(_NAME, name):
                     raise ValueError(
                         f"{section}.{name}: names must be lower_snake_case identifiers"
                     )
-        for agent_name, agent in self.agents.items():
-            missing = [p for p in agent.products if p not in self.serve]
-            if missing:
-                raise ValueError(f"agents.{agent_name} reads unknown serve products {missing}")
-            if agent.documents and agent.documents in agent.reads:
-                raise ValueError(
-                    f"agents.{agent_name}.reads lists its documents `{agent.documents}`; "
-                    "documents are searched per subject and never given to the SQL tool, "
-                    "so remove it from `reads`"
-                )
-        self._policies_cover_every_pii_class()
-        self._references_resolve()
+        self._steward_reads_clear()
         raw_names = [f"{s}__{t}" for s, t, _ in self.raw_tables()]
         twice = sorted({n for n in raw_names if raw_names.count(n) > 1})
         if twice:
@@ -273,7 +270,7 @@ class HubConfig(Model):
             )
         return self
 
-    def _policies_cover_every_pii_class(self) -> None:
+    def _steward_reads_clear(self) -> None:
         policies = self.governance.policies
         unclear = {c: p for c, p in policies.get("steward", {}).items() if p != "clear"}
         if unclear:
@@ -281,30 +278,6 @@ class HubConfig(Model):
                 f"governance.policies.steward: {unclear}: the steward reads the store itself, "
                 "in clear; remove these or make them `clear`"
             )
-        readers = {"analyst", self.access.default_audience} - {"steward"}
-        if any(p.audience == "agent" for p in self.serve.values()) or self.agents:
-            readers.add("agent")
-        for at, pii in self.pii_declarations():
-            for audience in sorted(readers):
-                if pii not in policies.get(audience, {}):
-                    raise ValueError(
-                        f"{at}: PII class `{pii}` has no policy for the `{audience}` audience; "
-                        f"add `{pii}: mask` (or clear, hash, redact) under "
-                        f"governance.policies.{audience}"
-                    )
-
-    def _references_resolve(self) -> None:
-        tables = {f"raw.{s}__{t}" for s, t, _ in self.raw_tables()}
-        tables |= {f"unified.{name}" for name in self.entities}
-        tables |= {f"serve.{name}" for name in self.serve}
-        for source, table, cfg in self.raw_tables():
-            for key, reference in cfg.references.items():
-                target = reference.target_table("raw")
-                if target not in tables:
-                    raise ValueError(
-                        f"sources.{source}.tables.{table}.references.{key}: no table {target}; "
-                        f"use one of {sorted(tables)}"
-                    )
 
     def pii_declarations(self) -> list[tuple[str, str]]:
         """Every declared PII class with where it is declared (`sources.crm.tables...pii`)."""
@@ -334,39 +307,16 @@ class HubConfig(Model):
         return [(s, t, cfg) for s, src in self.sources.items() for t, cfg in src.tables.items()]
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """YAML's safe loader, refusing a key written twice in one mapping (YAML would keep the
-    last one silently)."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
-        seen: dict[Any, Any] = {}
-        for index, (key_node, value_node) in enumerate(node.value):
-            if isinstance(key_node, yaml.SequenceNode):  # `[a, b]: ...`, a composite key
-                names = ", ".join(str(self.construct_object(n)) for n in key_node.value)
-                key_node = yaml.ScalarNode(
-                    "tag:yaml.org,2002:str", f"[{names}]", key_node.start_mark, key_node.end_mark
-                )
-                node.value[index] = (key_node, value_node)
-
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None,
-                    None,
-                    f"the key {key!r} appears twice (first on line {seen[key].line + 1}); "
-                    "YAML would keep only the last one",
-                    key_node.start_mark,
-                )
-            seen[key] = key_node.start_mark
-        return super().construct_mapping(node, deep=deep)
-
-
 def config_path(path: str | Path | None = None) -> Path:
     """The hub.yaml to use: the argument, else `$HUB_CONFIG`, else `./hub.yaml`."""
     return Path(path or os.environ.get(CONFIG_ENV) or DEFAULT_FILE).resolve()
 
 
 def load_config(path: str | Path | None = None) -> HubConfig:
+    """The project's hub.yaml, validated, with every link between its sections resolved.
+
+    Every error is a `ConfigError` whose lines read `<file>:<line>: <key path>: <what>.
+    Fix: <how>`."""
     file = config_path(path)
     if not file.exists():
         raise ConfigError(
@@ -374,23 +324,68 @@ def load_config(path: str | Path | None = None) -> HubConfig:
             f"or point {CONFIG_ENV} at your project's hub.yaml."
         )
     try:
-        data = yaml.load(file.read_text(), Loader=_UniqueKeyLoader) or {}  # noqa: S506 - safe
+        data, lines, duplicates = yaml_lines.read(file.read_text())
     except yaml.YAMLError as exc:
         raise ConfigError(f"{file}: not valid YAML: {exc}. Fix the syntax at that line.") from None
+    if duplicates:
+        raise ConfigError("\n".join(_duplicate(file, d) for d in duplicates))
+    if data is None:
+        data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{file}: the top level must be a mapping of sections.")
-    data = interpolate(data, file=file)
+    try:
+        data = interpolate(data, file=file)
+    except ConfigError as exc:  # give the line of the value that names the variable
+        said = str(exc).removeprefix(f"{file}: ")
+        raise ConfigError(_at_named_path(file, lines, said)) from None
     try:
         config = HubConfig.model_validate({**data, "root": file.parent})
     except ValidationError as exc:
-        raise ConfigError(_describe(file, exc)) from None
+        raise ConfigError(_describe(file, lines, exc)) from None
+    dangling = config_links.problems(config)
+    if dangling:
+        dangling.sort(key=lambda p: lines.of(p.path, p.mention) or 0)
+        raise ConfigError(
+            "\n".join(
+                _located(file, lines, p.path, f"{p.what}. Fix: {p.fix}", p.mention)
+                for p in dangling
+            )
+        )
     from quality.specs import table_checks  # the checks as declared and as Groundwork adds
 
     try:
         table_checks(config)
     except ValueError as exc:
-        raise ConfigError(f"{file}: {exc}") from None
+        raise ConfigError(_at_named_path(file, lines, str(exc))) from None
     return config
+
+
+def _located(
+    file: Path, lines: yaml_lines.Lines, path: tuple, text: str, mention: str | None = None
+) -> str:
+    """`<file>:<line>: <key path>: <text>` (no line for a value the file does not write)."""
+    line = lines.of(path, mention)
+    return (
+        f"{file}{f':{line}' if line else ''}: {yaml_lines.display(path) or '(top level)'}: {text}"
+    )
+
+
+def _at_named_path(file: Path, lines: yaml_lines.Lines, message: str) -> str:
+    """A message that starts with a key path (`checks.raw.x: ...`), given that path's line."""
+    named, _, rest = message.partition(": ")
+    path = lines.path_named(named) if rest else None
+    return _located(file, lines, path, rest) if path else f"{file}: {message}"
+
+
+def _duplicate(file: Path, duplicate: yaml_lines.Duplicate) -> str:
+    *parent, key = duplicate.path
+    where = f" under {yaml_lines.display(tuple(parent))}" if parent else ""
+    return (
+        f"{file}:{duplicate.second_line}: {yaml_lines.display(duplicate.path)}: the key {key!r} "
+        f"appears twice{where}, on lines {duplicate.first_line} and {duplicate.second_line}; "
+        "YAML would keep only the last one silently. Fix: keep one of them (merge their "
+        "contents if both matter)."
+    )
 
 
 def interpolate(value: Any, *, file: Path, at: str = "") -> Any:
@@ -484,17 +479,19 @@ def _join(at: str, key: Any) -> str:
     return f"{at}.{key}" if at else str(key)
 
 
-def _describe(file: Path, exc: ValidationError) -> str:
-    lines = [f"{file}: {exc.error_count()} problem(s):"]
+def _describe(file: Path, lines: yaml_lines.Lines, exc: ValidationError) -> str:
+    described = []
     for error in exc.errors():
-        at = ""
         loc = list(error["loc"])
         if loc[:1] == ["sources"] and len(loc) > 2:
             del loc[2]  # the `kind` pydantic names the chosen model by; not in the file
-        for part in loc:
-            at = f"{at}[{part}]" if isinstance(part, int) else _join(at, part)
-        lines.append(f"  - {at or '(top level)'}: {error['msg']}. Fix: {_fix(error)}")
-    return "\n".join(lines)
+        message = f"{error['msg']}. Fix: {_fix(error)}"
+        said = error["msg"].removeprefix("Value error, ")
+        if not loc and said != error["msg"]:  # a whole-file rule names its own key path
+            described.append(_at_named_path(file, lines, f"{said}. Fix: {_fix(error)}"))
+        else:
+            described.append(_located(file, lines, tuple(loc), message))
+    return "\n".join(described)
 
 
 def _fix(error: Any) -> str:
