@@ -248,6 +248,7 @@ def _cycles(reads: dict[str, list[str]]) -> list[Problem]:
                             ("serve", start, "sql"),
                             f"the products read each other in a loop ({loop})",
                             "build one product from the other's inputs instead of from it.",
+                            mention=f"serve.{following}",
                         )
                     )
                     pending = []
@@ -306,7 +307,7 @@ def _agents(config: HubConfig, tables: dict[str, Columns]) -> list[Problem]:
             note = (
                 ""
                 if agent.documents_key
-                else " (as `documents_key`, which defaults to subject_key)"
+                else " as the documents' key (`documents_key` unset, so the subject_key)"
             )
             documents = f"serve.{agent.documents}"
             found += _missing_columns((*at, key), documents, [column], tables, note)
@@ -389,7 +390,7 @@ def _missing_columns(
     return [
         Problem(
             path,
-            f"no column {column} in {table}{note} (it has {', '.join(sorted(known))})",
+            f"no column {column} in {table}{note}; it has {', '.join(sorted(known))}",
             f"name one of its columns{_did_you_mean(column, sorted(known))}.",
         )
         for column in columns

@@ -8,6 +8,7 @@ mapping, at any depth (YAML itself would keep the last one silently).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,8 +38,9 @@ class Lines:
         with `mention`, the line of a literal block where that text first appears."""
         if mention and path in self.blocks:
             first, text = self.blocks[path]
+            word = re.compile(rf"(?<![\w.]){re.escape(mention)}(?!\w)", re.IGNORECASE)
             for offset, line in enumerate(text.splitlines()):
-                if mention.lower() in line.lower():
+                if word.search(line):
                     return first + offset
         for end in range(len(path), 0, -1):
             if path[:end] in self.by_path:
