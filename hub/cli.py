@@ -24,7 +24,7 @@ from rich.text import Text
 
 from hub import report
 from hub.config import ConfigError, config_path, load_config
-from hub.report import print_summary
+from hub.report import as_typed, print_failures, print_summary
 from hub.secrets import scrub
 from hub.store import Store, StoreError
 
@@ -113,11 +113,10 @@ def demo(
     )
     with demo_services(loaded.root), console.status("Materializing the whole graph…"):
         report = materialize(path)
-    print_summary(console, path, {"generate": round(generated, 2), **report.seconds}, report.run_id)
     unexpected = report.unexpected_failures() if dirty else report.failures
+    seconds = {"generate": round(generated, 2), **report.seconds}
+    print_summary(console, path, seconds, report.run_id, unexpected)
     if unexpected:
-        for step, why in unexpected.items():
-            _print_failure(step, why)
         raise typer.Exit(1)
 
 
@@ -141,10 +140,10 @@ def run(
     loaded = load_config(path)
     with demo_services(loaded.root), console.status("Materializing…"):
         report = materialize(path, select, full_refresh=full_refresh)
-    if Store.of(loaded).path.exists():  # a first run that failed early has no store yet
-        print_summary(console, path, report.seconds, report.run_id)
-    for step, why in report.failures.items():
-        _print_failure(step, why)
+    if Store.of(loaded).path.exists():  # failed checks are in the summary, other failures below
+        print_summary(console, path, report.seconds, report.run_id, report.unexpected_failures())
+    else:  # a first run that failed before it wrote anything: the failure is all there is
+        print_failures(console, report.failures)
     if not report.success:
         raise typer.Exit(1)
 
@@ -343,8 +342,7 @@ def deliver(config: ConfigOption = None) -> None:
         done = counts(con).get("delivered", 0)
     console.print(f"{done} draft(s) delivered so far, in {loaded.resolve(loaded.delivery.outbox)}.")
     if not report.success:
-        for step, why in report.failures.items():
-            _print_failure(step, why)
+        print_failures(console, report.failures)
         raise typer.Exit(1)
 
 
@@ -412,10 +410,6 @@ def ui(
             raise typer.Exit(child.wait()) from None
 
 
-def _print_failure(step: str, why: str) -> None:
-    console.print(Text.assemble((f"{step} failed: ", "red"), scrub(why)))
-
-
 def _print_frame(frame) -> None:  # noqa: ANN001 - pandas DataFrame
     """A table of the rows; values are data, never rich markup."""
     table = Table(*[escape(str(c)) for c in frame.columns])
@@ -426,31 +420,49 @@ def _print_frame(frame) -> None:  # noqa: ANN001 - pandas DataFrame
 
 
 def main() -> None:
-    """Entry point of the `hub` command: known errors become one message and exit code 2."""
+    """Entry point of the `hub` command. Typer prints usage errors with the usage line (exit
+    code 2); any error from a command is one line, its cause and the command, with exit code
+    2, never a traceback. `HUB_DEBUG=1` re-raises it instead, for developers."""
     import warnings
 
-    import click
-
     warnings.filterwarnings("ignore", message=".*is currently in beta.*")
+    try:
+        app()  # standalone: Typer handles --help, usage errors, typer.Exit and Ctrl-C
+    except Exception as exc:  # noqa: BLE001 - the one place every error ends up
+        if os.environ.get("HUB_DEBUG") == "1":
+            raise
+        console.print(f"error: {_explain(exc)}", style="red", markup=False, highlight=False)
+        sys.exit(2)
 
+
+def _explain(exc: Exception) -> str:
+    """Our errors say what, where and the fix; anything else is named with its type and the
+    command it escaped from. Dagster's wrappers give way to the exception they wrap."""
     import duckdb
 
     from hub.drafts import DraftError
     from hub.load import LoadError
+    from hub.runner import SelectionError
     from hub.sandbox import SandboxQueryError, SandboxRefused
 
-    known = (ConfigError, StoreError, DraftError, LoadError, SandboxRefused, SandboxQueryError)
-    try:
-        code = app(standalone_mode=False)
-    except (*known, duckdb.Error) as exc:
-        console.print(f"error: {scrub(str(exc))}", style="red", markup=False, highlight=False)
-        sys.exit(2)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except (click.Abort, KeyboardInterrupt):
-        sys.exit(130)
-    sys.exit(code if isinstance(code, int) else 0)
+    while exc.__cause__ is not None and type(exc).__module__.startswith("dagster"):
+        exc = exc.__cause__
+    ours = (ConfigError, StoreError, DraftError, LoadError, SandboxRefused, SandboxQueryError)
+    message = as_typed(scrub(str(exc)))
+    if isinstance(exc, (*ours, SelectionError, duckdb.Error)):
+        return message
+    return f"{type(exc).__name__}: {message} (in `{_command_line()}`)"
+
+
+def _command_line() -> str:
+    """`hub` and the (sub)command names from the command line, e.g. `hub audit verify`."""
+    group, names = typer.main.get_command(app), ["hub"]
+    for arg in sys.argv[1:]:
+        group = getattr(group, "commands", {}).get(arg)
+        if group is None:
+            break
+        names.append(arg)
+    return " ".join(names)
 
 
 if __name__ == "__main__":

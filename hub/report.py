@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from hub import drafts, gate
 from hub.config import HubConfig, load_config
+from hub.demo import DEMO_CONFIG
+from hub.runner import fix_for
+from hub.secrets import scrub
 from hub.store import Store
 from quality.specs import table_checks
 
@@ -99,9 +106,14 @@ def status(config: HubConfig, store: Store) -> Status:
 
 
 def print_summary(
-    console: Console, path: Path, seconds: dict[str, float], run_id: str | None
+    console: Console,
+    path: Path,
+    seconds: dict[str, float],
+    run_id: str | None,
+    failures: dict[str, str] | None = None,
 ) -> Status:
-    """The summary `hub demo`, `hub run` and `hub status` print; returns what it shows."""
+    """The summary `hub demo`, `hub run` and `hub status` print, then the run's `failures`
+    (step -> why) and the next steps; returns what it shows."""
     loaded = load_config(path)
     state = status(loaded, Store.of(loaded))
     tables = Table("table", "rows", "rejected", title="Store " + str(loaded.store.path))
@@ -128,7 +140,7 @@ def print_summary(
             console.print(f"Agent [bold]{agent}[/]: gate open.")
         else:
             console.print(f"Agent [bold]{agent}[/]: [red]blocked[/] — ", end="")
-            console.print(verdict.message(), markup=False)
+            console.print(as_typed(verdict.message()), markup=False)
     console.print(
         "Drafts: "
         + (", ".join(f"{n} {s}" for s, n in state.drafts.items()) if state.drafts else "none")
@@ -136,24 +148,71 @@ def print_summary(
     if seconds:
         console.print("Seconds per stage: " + ", ".join(f"{k} {v:.1f}" for k, v in seconds.items()))
     if run_id:
-        console.print(f"Dagster run {run_id} (see it in `hub ui`).")
-    draft = state.first_pending
-    blocked = [agent for agent, verdict in state.gates.items() if not verdict.open]
-    if draft:
-        steps = [
-            (f"hub draft {draft}", "read a draft and its citations"),
-            (f"hub approve {draft} --by you", "the human at the exit"),
-            ("hub deliver", "approved drafts -> outbox/*.eml, once each"),
-        ]
-    elif blocked:
-        steps = [(f"hub run --select agents/{blocked[0]}", "the gate refuses, naming the checks")]
-    else:
-        steps = [("hub demo --dirty", "watch failing checks stop the agent")]
-    steps += [
-        ("hub audit verify", "every step is in the hash-chained audit trail"),
-        ("hub ui", "the same graph, its runs and checks in Dagster"),
-        ("python -c 'import hub; print(hub.sql(\"select * from unified.customer\"))'", ""),
+        console.print(f"Dagster run {run_id} (see it in `{hub_command()} ui`).")
+    print_failures(console, failures or {})
+    lines = [
+        f"  {cmd:<35} {'# ' + why if why else ''}".rstrip()
+        for cmd, why in next_steps(loaded, state, bool(failures))
     ]
-    lines = [f"  {cmd.ljust(36)}{'# ' + why if why else ''}".rstrip() for cmd, why in steps]
     console.print("\nNext:", *lines, sep="\n", markup=False, soft_wrap=True)
     return state
+
+
+def print_failures(console: Console, failures: dict[str, str]) -> None:
+    """Each failed step with the real cause and, when the cause names none, where to fix it."""
+    for step, why in failures.items():
+        fix = "" if "Fix" in why else fix_for(step)
+        console.print(Text.assemble((f"{step} failed: ", "red"), as_typed(scrub(why))))
+        if fix:
+            console.print(f"  {as_typed(fix)}", markup=False, highlight=False)
+
+
+def next_steps(config: HubConfig, state: Status, failed: bool) -> list[tuple[str, str]]:
+    """Commands worth running now, as the user can type them in this project."""
+    hub = hub_command()
+    draft = state.first_pending
+    blocked = [agent for agent, verdict in state.gates.items() if not verdict.open]
+    steps = [(f"{hub} ui", "the failed step's full log, under Runs")] if failed else []
+    if draft:
+        steps += [
+            (f"{hub} draft {draft}", "read a draft and its citations"),
+            (f"{hub} approve {draft} --by you", "the human at the exit"),
+            (f"{hub} deliver", "approved drafts -> outbox/*.eml, once each"),
+        ]
+    elif blocked:
+        steps.append((f"{hub} checks", f"the checks that keep agent {blocked[0]} from running"))
+    elif config.project == load_config(DEMO_CONFIG).project:
+        steps.append((f"{hub} demo --dirty", "watch failing checks stop the agent"))
+    steps.append((f"{hub} audit verify", "every step is in the hash-chained audit trail"))
+    if not failed:
+        steps.append((f"{hub} ui", "the same graph, its runs and checks in Dagster"))
+    built = [t.table for t in state.tables if t.batch and t.table.startswith("unified.")]
+    if built:
+        query = f'import hub; print(hub.sql("select * from {built[0]}"))'
+        steps.append((f"{_as_typed(sys.executable, 'python')} -c '{query}'", ""))
+    return steps
+
+
+def hub_command() -> str:
+    """`hub` as the user can type it here: `hub` when PATH finds this one, else its path
+    (`.venv/bin/hub` when the venv is not activated), or `python -m hub.cli` when run so."""
+    if Path(sys.argv[0]).name == "hub":
+        return _as_typed(sys.argv[0], "hub")
+    return f"{_as_typed(sys.executable, 'python')} -m hub.cli"
+
+
+def as_typed(message: str) -> str:
+    """`hub ...` quoted in a message, as the user can type it here."""
+    hub = hub_command()
+    return message if hub == "hub" else message.replace("`hub ", f"`{hub} ")
+
+
+def _as_typed(program: str, name: str) -> str:
+    """`name` when PATH finds this very program, else its path, relative when shorter."""
+    found = shutil.which(name)
+    if found and Path(found).resolve() == Path(program).resolve():
+        return name
+    absolute = str(Path(program).absolute())
+    relative = os.path.relpath(absolute)
+    relative = relative if "/" in relative else f"./{relative}"
+    return relative if len(relative) < len(absolute) else absolute

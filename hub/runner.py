@@ -71,13 +71,19 @@ def run_job(
     tags: dict[str, str] | None = None,
 ) -> RunReport:
     """Run one job of the project in process, recorded in the shared Dagster instance."""
+    import dagster as dg
+
     from assets import build_definitions
     from hub.config import load_config
 
     config = load_config(config_path)
     defs = build_definitions(config, str(config_path))
     if asset_selection:
-        _check_selection(asset_selection, set(defs.resolve_all_asset_keys()))
+        graph = defs.resolve_asset_graph()
+        _check_selection(asset_selection, graph.get_all_asset_keys())
+        # a step that writes two tables (a crosswalk beside its entity) runs whole
+        selection = dg.AssetSelection.assets(*asset_selection).required_multi_asset_neighbors()
+        asset_selection = sorted(selection.resolve(graph))
     instance = dagster_instance(config.root)
     result = defs.resolve_job_def(job_name).execute_in_process(
         instance=instance,
