@@ -142,18 +142,19 @@ def cause_of(error) -> str:  # noqa: ANN001 - dagster SerializableErrorInfo
 
 def fix_for(step_key: str) -> str:
     """Where to look when a step failed with an error that names no fix of its own."""
-    parts = step_key.split("__")
-    if step_key == "run":
-        return ""
+    layer, _, rest = step_key.partition("__")
+    name = step_key.rsplit("__", 1)[-1]
     where = {
-        "load": f"sources.{parts[1]} in hub.yaml (path, url, credentials) and the source itself",
-        "unify": f"entities.{parts[-1]} in hub.yaml (the source columns it maps)",
-        "serve": f"serve.{parts[-1]}.sql in hub.yaml",
-        "agents": f"agents.{parts[-1]}.llm in hub.yaml (provider, model, api_base) and the "
-        "provider itself",
-        "deliver": "delivery in hub.yaml (outbox, SMTP host and port)",
-    }.get(_stage(step_key))
-    return f"Fix: check {where}, then run it again." if where else ""
+        "raw": f"sources.{rest.partition('__')[0]} in hub.yaml (path, url, credentials) and the "
+        "source itself",
+        "unified": f"entities.{name} in hub.yaml (the source columns it maps)",
+        "serve": f"serve.{name}.sql in hub.yaml",
+        "agents": f"agents.{name}.llm in hub.yaml (provider, model, api_base) and the provider "
+        "itself",
+    }.get(layer, "delivery in hub.yaml (its outbox folder)" if layer.startswith("deliver") else "")
+    if not where or _stage(step_key) == "checks":
+        return ""
+    return f"Fix: check {where}, then run it again."
 
 
 def _stage(step_key: str) -> str:

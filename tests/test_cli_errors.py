@@ -4,6 +4,7 @@ never a traceback; a failed step shows its real cause with exit code 1; hints ca
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from hub.config import load_config
 from hub.gate import GateVerdict
 from hub.report import Status, next_steps
 from hub.runner import cause_of, materialize
-from tests.conftest import DemoProject
+from tests.conftest import DemoProject, steward
 
 Capture = pytest.CaptureFixture[str]
 Patch = pytest.MonkeyPatch
@@ -137,6 +138,30 @@ def test_an_unknown_error_is_one_line_with_its_type_and_command(
         hub(capsys, monkeypatch, "demo", "--config", str(target))
 
 
+def test_an_error_raised_in_process_by_dagster_names_the_users_exception(
+    monkeypatch: Patch,
+) -> None:
+    from dagster._core.errors import DagsterExecutionStepExecutionError
+
+    monkeypatch.setattr(sys, "argv", ["hub", "audit", "verify", "--config", "x"])
+    try:
+        try:
+            raise ValueError("the user's own error, at postgresql://u:hunter2@db/x")
+        except ValueError as exc:
+            raise DagsterExecutionStepExecutionError(
+                'Error occurred while executing op "s":',
+                user_exception=exc,
+                original_exc_info=sys.exc_info(),
+                step_key="s",
+                op_name="s",
+                op_def_name="s",
+            ) from exc
+    except DagsterExecutionStepExecutionError as wrapped:
+        said = cli._explain(wrapped)
+    assert said.startswith("ValueError: the user's own error") and "hunter2" not in said
+    assert said.endswith("(in `hub audit verify`)")
+
+
 def write_project(root: Path, sources: str) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     path = root / "hub.yaml"
@@ -220,6 +245,20 @@ def test_an_llm_provider_error_is_shown_not_dagsters_wrapper(
     assert code == 1, out
     assert "agents__onboarding failed" in out and "Connect" in out
     assert "Error occurred while executing" not in out and "sk-test-do-not-show" not in out
+
+
+def test_a_delivery_that_fails_says_why_and_where_to_fix(
+    built_demo: DemoProject, capsys: Capture, monkeypatch: Patch
+) -> None:
+    draft = steward("SELECT min(draft_id) FROM agents.drafts WHERE status = 'pending'").iat[0, 0]
+    code, out = hub(capsys, monkeypatch, "approve", draft, "--by", "me", "--yes")
+    assert code == 0, out
+    outbox = built_demo.config.resolve(built_demo.config.delivery.outbox)
+    shutil.rmtree(outbox, ignore_errors=True)
+    outbox.write_text("a file where the outbox folder should be")
+    code, out = hub(capsys, monkeypatch, "deliver")
+    assert code == 1, out
+    assert "FileExistsError" in out and "Fix: check delivery" in out and "Traceback" not in out
 
 
 def test_the_cause_is_the_users_exception_and_its_root() -> None:
