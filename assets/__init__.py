@@ -7,7 +7,9 @@ import dagster as dg
 
 from assets.agents import agent_assets
 from assets.checks import asset_checks
+from assets.copies import copy_assets
 from assets.delivery import approved_drafts_sensor, deliver_drafts
+from assets.keys import unique_labels
 from assets.raw import raw_assets
 from assets.schedules import freshness_checks, jobs_and_schedules
 from assets.serve import serve_assets
@@ -25,13 +27,16 @@ def build_definitions(config: HubConfig, config_path: str) -> dg.Definitions:
     if fresh:
         with warnings.catch_warnings(category=dg.SupersessionWarning, action="ignore"):
             sensors.append(dg.build_sensor_for_freshness_checks(freshness_checks=fresh))
+    assets = [
+        *raw_assets(config),
+        *unified_assets(config),
+        *serve_assets(config),
+        *copy_assets(config),
+        *agent_assets(config),
+    ]
+    unique_labels([key for a in assets for key in a.keys])
     return dg.Definitions(
-        assets=[
-            *raw_assets(config),
-            *unified_assets(config),
-            *serve_assets(config),
-            *agent_assets(config),
-        ],
+        assets=assets,
         asset_checks=[*asset_checks(config), *fresh],
         jobs=[*jobs, deliver_drafts],
         schedules=schedules,

@@ -2,7 +2,9 @@
 
 The gate runs first, in every run, whatever started it: if any blocking check on anything
 the agent reads failed, errored, or has not run on the current data, the asset fails with
-the list, writes an audit record, and no draft is written.
+the list, writes an audit record, and no draft is written. A subject whose inputs are those
+of its latest draft is not drafted again: that draft stays as it is, with its id, and the
+run's `agent.run` audit record lists it under `kept`.
 """
 
 import dagster as dg
@@ -40,7 +42,11 @@ def _agent_asset(config: HubConfig, name: str) -> dg.AssetsDefinition:
         context.log.info(verdict.message())
         try:
             new = run_agent(
-                config, name, skip=drafts.decided_subjects(store, name), proven=verdict.batches
+                config,
+                name,
+                skip=drafts.decided_subjects(store, name),
+                proven=verdict.batches,
+                drafted=drafts.drafted_inputs(store, name),
             )
         except (AgentOutputError, AgentInputError) as exc:
             with store.transaction() as con:
@@ -57,6 +63,8 @@ def _agent_asset(config: HubConfig, name: str) -> dg.AssetsDefinition:
                 )
             raise dg.Failure(description=f"agent {name}: {exc}. No draft was written.") from None
         written = drafts.record(store, name, new, context.run_id)
+        pending = drafts.pending_ids(store, name)
+        kept = [d for d in pending if d not in written]
         flagged = [d.draft_id for d in new if d.review_reasons and d.draft_id in written]
         with store.transaction() as con:
             audit.append(
@@ -66,6 +74,7 @@ def _agent_asset(config: HubConfig, name: str) -> dg.AssetsDefinition:
                 target=f"agents.{name}",
                 details={
                     "drafts": len(written),
+                    "kept": kept,
                     "needs_review": flagged,
                     "mode": agent.llm.provider,
                     "run_id": context.run_id,
@@ -73,7 +82,9 @@ def _agent_asset(config: HubConfig, name: str) -> dg.AssetsDefinition:
             )
         return dg.MaterializeResult(
             metadata={
-                "drafts_pending": len(written),
+                "drafts_new": len(written),
+                "drafts_kept": len(kept),
+                "drafts_pending": len(pending),
                 "needs_review": len(flagged),
                 "mode": agent.llm.provider,
                 "subjects": [d.subject_name for d in new if d.draft_id in written],

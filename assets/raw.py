@@ -4,7 +4,7 @@ import traceback
 
 import dagster as dg
 
-from assets.keys import table_metadata
+from assets.keys import column_schema, key_for_table, table_metadata
 from hub.config import HubConfig
 from hub.load import LoadError, load_table
 from hub.resource import HubResource
@@ -15,20 +15,24 @@ FULL_REFRESH_TAG = "hub/full_refresh"
 
 
 def raw_assets(config: HubConfig) -> list[dg.AssetsDefinition]:
-    return [
-        _raw_asset(source, table, config.sources[source].kind, config.sources[source].schedule)
-        for source, table, _ in config.raw_tables()
-    ]
+    return [_raw_asset(config, source, table) for source, table, _ in config.raw_tables()]
 
 
-def _raw_asset(source: str, table: str, kind: str, schedule: str | None) -> dg.AssetsDefinition:
+def _raw_asset(config: HubConfig, source: str, table: str) -> dg.AssetsDefinition:
+    kind, schedule = config.sources[source].kind, config.sources[source].schedule
+
     @dg.asset(
-        key=["raw", source, table],
+        key=key_for_table(f"raw.{source}__{table}"),
         group_name="raw",
         kinds={"duckdb", kind},
+        owners=config.sources[source].owners,
         description=f"`raw.{source}__{table}`: {table} from the {kind} source `{source}`, "
         "with lineage columns; rejected rows go to `rejects.*`.",
-        metadata={"source": source, "schedule": schedule or "on demand"},
+        metadata={
+            "source": source,
+            "schedule": schedule or "on demand",
+            **column_schema(config, f"raw.{source}__{table}"),
+        },
     )
     def load(context: dg.AssetExecutionContext, hub: HubResource) -> dg.MaterializeResult:
         full_refresh = context.run.tags.get(FULL_REFRESH_TAG) == "true"

@@ -8,6 +8,7 @@ import warnings
 import dagster as dg
 from dagster._utils.schedules import cron_string_iterator  # no public way to list cron ticks
 
+from assets.keys import key_for_table
 from hub.config import ConfigError, HubConfig
 
 ALL_ASSETS_JOB = "all_assets"
@@ -26,7 +27,9 @@ def jobs_and_schedules(config: HubConfig) -> tuple[list, list[dg.ScheduleDefinit
             continue
         job = dg.define_asset_job(
             f"refresh_{source}",
-            selection=dg.AssetSelection.key_prefixes(["raw", source]).downstream(),
+            selection=dg.AssetSelection.assets(
+                *(key_for_table(f"raw.{source}__{table}") for table in source_config.tables)
+            ).downstream(),
             description=f"Reload source {source} and everything built from it.",
         )
         jobs.append(job)
@@ -59,7 +62,7 @@ def freshness_checks(config: HubConfig) -> list[dg.AssetChecksDefinition]:
             continue
         with warnings.catch_warnings(category=dg.SupersessionWarning, action="ignore"):
             checks += dg.build_last_update_freshness_checks(
-                assets=[dg.AssetKey(["raw", source, table]) for table in source_config.tables],
+                assets=[key_for_table(f"raw.{source}__{table}") for table in source_config.tables],
                 deadline_cron=source_config.schedule,
                 lower_bound_delta=_longest_gap(source_config.schedule),
             )

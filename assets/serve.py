@@ -1,14 +1,13 @@
 """Serve assets: governed data products, one asset each. The store holds each product as
-its SQL computes it (the steward's view); the agent audience's masked copy is republished
-with every product for agents, and the analyst's on read (`hub.copies`)."""
+its SQL computes it (the steward's view); each audience's masked copy is an asset of its
+own downstream (`assets.copies`)."""
 
 import dagster as dg
 
 from assets.guard import proven_inputs, recorded_build, require_open_gate
-from assets.keys import gated_automation, key_for_table, table_metadata
+from assets.keys import column_schema, gated_automation, keys_read, table_metadata
 from hub import audit, gate
 from hub.config import HubConfig
-from hub.copies import publish_agent_copy
 from hub.governance import GovernanceError, publish
 from hub.resource import HubResource
 from hub.store import new_batch_id, record_batch
@@ -20,16 +19,17 @@ def serve_assets(config: HubConfig) -> list[dg.AssetsDefinition]:
 
 def _product_asset(config: HubConfig, name: str) -> dg.AssetsDefinition:
     product = config.serve[name]
-    deps = list(dict.fromkeys(key_for_table(ref) for ref in product.inputs))
+    deps = keys_read(product.inputs)
 
     @dg.asset(
         key=["serve", name],
         group_name="serve",
         kinds={"duckdb"},
+        owners=product.owners,
         deps=deps,
         automation_condition=gated_automation() if product.gated else None,
         description=f"`serve.{name}` for the `{product.audience}` audience. {product.description}",
-        metadata={"audience": product.audience},
+        metadata={"audience": product.audience, **column_schema(config, f"serve.{name}")},
     )
     def build(context: dg.AssetExecutionContext, hub: HubResource) -> dg.MaterializeResult:
         config = hub.config
@@ -48,10 +48,6 @@ def _product_asset(config: HubConfig, name: str) -> dg.AssetsDefinition:
                     )
             except GovernanceError as exc:
                 raise dg.Failure(description=f"{exc} The previous product is kept.") from None
-        if product.audience == "agent":
-            with hub.store.writer() as con:
-                copy = publish_agent_copy(con, config)
-            context.log.info(f"agent copy refreshed: {copy}")
         return dg.MaterializeResult(metadata={**metadata, "batch_id": batch_id, "pii": pii})
 
     return build

@@ -5,7 +5,7 @@ from collections import Counter
 import dagster as dg
 
 from assets.guard import proven_inputs, recorded_build, require_open_gate
-from assets.keys import gated_automation, key_for_table, table_metadata
+from assets.keys import column_schema, gated_automation, key_for_table, table_metadata
 from hub import audit, gate
 from hub.config import HubConfig
 from hub.resource import HubResource
@@ -20,17 +20,37 @@ def unified_assets(config: HubConfig) -> list[dg.AssetsDefinition]:
 def _entity_asset(config: HubConfig, name: str) -> dg.AssetsDefinition:
     entity = config.entities[name]
     deps = list(dict.fromkeys(key_for_table(f"raw.{s.table}") for s in entity.sources))
+    automation = gated_automation() if entity.gated else None
+    records = key_for_table(f"unified.{name}_xref")
 
-    @dg.asset(
-        key=["unified", name],
-        group_name="unified",
-        kinds={"duckdb"},
-        deps=deps,
-        automation_condition=gated_automation() if entity.gated else None,
-        description=f"`unified.{name}` and its crosswalk `unified.{name}_xref`. "
-        f"{entity.description} Matched on {', '.join(entity.match_on)} (in that order).",
+    @dg.multi_asset(
+        name=f"unified__{name}",
+        specs=[
+            dg.AssetSpec(
+                key_for_table(f"unified.{name}"),
+                group_name="unified",
+                kinds={"duckdb"},
+                owners=entity.owners,
+                deps=deps,
+                automation_condition=automation,
+                description=f"`unified.{name}`: {entity.description} One row per "
+                f"{name}, matched on {', '.join(entity.match_on)} (in that order).",
+                metadata=column_schema(config, f"unified.{name}"),
+            ),
+            dg.AssetSpec(
+                records,
+                group_name="unified",
+                kinds={"duckdb"},
+                owners=entity.owners,
+                deps=deps,
+                automation_condition=automation,
+                description=f"`unified.{name}_xref`, the crosswalk: each source record and the "
+                f"`unified.{name}` row it was matched to, with the key that matched it. Written "
+                f"in the same step and transaction as `unified.{name}`.",
+            ),
+        ],
     )
-    def build(context: dg.AssetExecutionContext, hub: HubResource) -> dg.MaterializeResult:
+    def build(context: dg.AssetExecutionContext, hub: HubResource):
         config = hub.config
         verdict = require_open_gate(
             hub.store,
@@ -44,26 +64,17 @@ def _entity_asset(config: HubConfig, name: str) -> dg.AssetsDefinition:
         ):
             inputs = proven_inputs(con, verdict)
             result = unify(con, name, config.entities[name])
-            replace_table(
-                con,
-                "unified",
-                name,
-                result.entities,
-                source="unify",
-                run_id=context.run_id,
-                batch_id=batch_id,
-                inputs=inputs,
-            )
-            replace_table(
-                con,
-                "unified",
-                f"{name}_xref",
-                result.xref,
-                source="unify",
-                run_id=context.run_id,
-                batch_id=batch_id,
-                inputs=inputs,
-            )
+            for table, rows in ((name, result.entities), (f"{name}_xref", result.xref)):
+                replace_table(
+                    con,
+                    "unified",
+                    table,
+                    rows,
+                    source="unify",
+                    run_id=context.run_id,
+                    batch_id=batch_id,
+                    inputs=inputs,
+                )
             matched = dict(Counter(result.xref.column("matched_on").to_pylist()))
             audit.append(
                 con,
@@ -78,14 +89,14 @@ def _entity_asset(config: HubConfig, name: str) -> dg.AssetsDefinition:
                     "run_id": context.run_id,
                 },
             )
-            metadata = table_metadata(con, config, f"unified.{name}", result.entities.num_rows)
-        return dg.MaterializeResult(
-            metadata={
-                **metadata,
-                "source_records": result.xref.num_rows,
-                "matched_on": matched,
-                "batch_id": batch_id,
-            }
+            entities = table_metadata(con, config, f"unified.{name}", result.entities.num_rows)
+            crosswalk = table_metadata(con, config, f"unified.{name}_xref", result.xref.num_rows)
+        yield dg.MaterializeResult(
+            asset_key=key_for_table(f"unified.{name}"),
+            metadata={**entities, "source_records": result.xref.num_rows, "batch_id": batch_id},
+        )
+        yield dg.MaterializeResult(
+            asset_key=records, metadata={**crosswalk, "matched_on": matched, "batch_id": batch_id}
         )
 
     return build

@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -54,6 +54,8 @@ class Column(Model):
 
 CHECK_NAME = r"^[A-Za-z0-9_]+$"
 "Dagster's rule for check names."
+Owner = Annotated[str, Field(pattern=r"^(team:[A-Za-z0-9_-]+|[^@\s]+@[^@\s]+\.[^@\s]+)$")]
+"Who answers for an asset, as Dagster shows it: an e-mail address or `team:<name>`."
 _TARGET = re.compile(
     r"^(?:(?P<layer>raw|unified|serve)\.)?(?P<table>[A-Za-z_]\w*)\."
     r"(?P<columns>\[[^\]]*\]|[A-Za-z_]\w*)$"
@@ -159,6 +161,8 @@ class SourceBase(Model):
     "Tables (or endpoints, or document sets) to load, each into `raw.<source>__<table>`."
     schedule: str | None = None
     "Cron expression: a Dagster schedule refreshes this source."
+    owners: list[Owner] = Field(default_factory=list)
+    "Who answers for its tables (Dagster asset owners)."
     null_values: list[str] = Field(default_factory=lambda: list(NULL_VALUES_DEFAULT))
     "Texts that mean NULL wherever the source has text (CSV, JSON strings, HTTP)."
     schema_contract: Contract = Field(default="evolve", alias="schema")

@@ -19,7 +19,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 
 from hub import report
@@ -237,10 +237,16 @@ def drafts(
     ] = None,
     config: ConfigOption = None,
 ) -> None:
-    """List the agents' drafts."""
+    """List the agents' drafts (superseded ones with --status superseded), with a note: the
+    draft a new one replaces and which of its inputs changed, or why it has its status."""
     from hub.drafts import list_drafts
 
-    _print_frame(list_drafts(_store(config), status))
+    frame = list_drafts(_store(config), status)
+    frame["created_at"] = frame["created_at"].dt.strftime("%Y-%m-%d %H:%M")
+    frame = frame.rename(columns={"created_at": "created"})
+    optional = ("review", "note", "decided_by")
+    frame = frame.drop(columns=[c for c in optional if not frame[c].fillna("").astype(bool).any()])
+    _print_frame(frame, whole=("draft_id", "status"))
 
 
 @app.command()
@@ -410,13 +416,24 @@ def ui(
             raise typer.Exit(child.wait()) from None
 
 
-def _print_frame(frame) -> None:  # noqa: ANN001 - pandas DataFrame
-    """A table of the rows; values are data, never rich markup."""
-    table = Table(*[escape(str(c)) for c in frame.columns])
+def _print_frame(frame, whole: tuple[str, ...] = ()) -> None:  # noqa: ANN001 - DataFrame
+    """A table of the rows; values are data, never rich markup. The `whole` columns (ids)
+    are never wrapped or cut, whatever the terminal's width; the others fold."""
+    columns = [
+        Column(escape(str(c)), no_wrap=True, min_width=_widest(frame, c))
+        if c in whole
+        else Column(escape(str(c)), overflow="fold")
+        for c in frame.columns
+    ]
+    table = Table(*columns)
     for row in frame.itertuples(index=False):
         table.add_row(*[Text("" if v is None else str(v)) for v in row])
     console.print(table)
     console.print(f"[dim]{len(frame)} row(s)[/]")
+
+
+def _widest(frame, column: str) -> int:  # noqa: ANN001 - pandas DataFrame
+    return max([len(str(column)), *(len("" if v is None else str(v)) for v in frame[column])])
 
 
 def main() -> None:

@@ -18,7 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from connectors import source_models
-from connectors.base import CHECK_NAME, Table
+from connectors.base import CHECK_NAME, Owner, Table
 from hub import config_links, secrets, yaml_lines
 
 CONFIG_ENV = "HUB_CONFIG"
@@ -65,6 +65,8 @@ class EntityField(Model):
 
 class EntityConfig(Model):
     description: str = ""
+    owners: list[Owner] = Field(default_factory=list)
+    "Who answers for the entity and its crosswalk (Dagster asset owners)."
     fields: dict[str, EntityField]
     "The canonical fields of the entity."
     match_on: list[str]
@@ -112,6 +114,8 @@ def as_check_name(text: str) -> str:
 
 class ProductConfig(Model):
     description: str = ""
+    owners: list[Owner] = Field(default_factory=list)
+    "Who answers for the product (Dagster asset owners)."
     sql: str
     "A SELECT over `unified.*` / `raw.*` tables; PII columns are masked per audience."
     primary_key: list[str] = Field(default_factory=list)
@@ -175,6 +179,8 @@ class LLMConfig(Model):
 
 class AgentConfig(Model):
     description: str = ""
+    owners: list[Owner] = Field(default_factory=list)
+    "Who answers for the agent's drafts (Dagster asset owners)."
     subjects: str
     "Serve product whose rows are the agent's subjects (one draft each)."
     subject_key: str

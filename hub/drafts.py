@@ -1,8 +1,12 @@
 """`agents.drafts`: its table, its statuses and every statement on it.
 
 A draft is `pending` when an agent writes it; a human makes it `approved` or `rejected`;
-delivery makes an approved one `delivered`, or `failed` (an unusable recipient). A newer
-draft for the same subject makes a pending one `superseded`. Approval binds the content:
+delivery makes an approved one `delivered`, or `failed` (an unusable recipient). A draft
+keeps the fingerprint of its inputs (`hub.agents.inputs`): an agent re-run on the same
+inputs writes nothing, so the subject's draft keeps its id, whatever its status; a changed
+input gives a new draft, which makes a pending one `superseded`, with a reason naming what
+changed (and the new one says which draft it replaces). A subject whose draft was approved
+or delivered is done: it is never drafted again. Approval binds the content:
 it records the SHA-256 of the canonical draft (recipient, subject line, body) in
 `approved_sha256` and the audit trail, and delivery sends only what hashes the same.
 Each subject has at most one live draft per agent, and every change of status lands in the
@@ -21,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from hub import audit
+from hub.agents.inputs import changes, digest
 from hub.recipients import recipient_of, usable_address
 from hub.store import now
 
@@ -41,6 +46,9 @@ ALTER TABLE agents.drafts ADD COLUMN IF NOT EXISTS approved_sha256 VARCHAR;
 ALTER TABLE agents.drafts ADD COLUMN IF NOT EXISTS needs_review BOOLEAN;
 ALTER TABLE agents.drafts ADD COLUMN IF NOT EXISTS review_reasons JSON;
 ALTER TABLE agents.drafts ADD COLUMN IF NOT EXISTS tool_calls JSON;
+ALTER TABLE agents.drafts ADD COLUMN IF NOT EXISTS inputs_sha256 VARCHAR;
+ALTER TABLE agents.drafts ADD COLUMN IF NOT EXISTS inputs JSON;
+ALTER TABLE agents.drafts ADD COLUMN IF NOT EXISTS drafted_because VARCHAR;
 """
 STATUSES = ("pending", "approved", "rejected", "superseded", "delivered", "failed")
 DECIDED = ("approved", "delivered")
@@ -69,6 +77,12 @@ class NewDraft:
     mode: str
     model: str
     trace_id: str
+    inputs: dict[str, Any] | None = None
+    "The fingerprint's parts (`hub.agents.inputs`); None: unknown, so never the same."
+
+    @property
+    def inputs_sha256(self) -> str | None:
+        return None if self.inputs is None else digest(self.inputs)
 
 
 def content_hash(recipient: str | None, title: str, body: str) -> str:
@@ -129,6 +143,8 @@ def differs_from_creation(draft: dict[str, Any], created: dict[str, Any] | None)
         return "its review flags differ from the ones found when the agent wrote it"
     if written_hash(draft) != created.get("draft_sha256"):
         return "its citations, tool calls, model or other details differ from what was written"
+    if draft.get("inputs_sha256") != created.get("inputs_sha256"):
+        return "its input fingerprint differs from the one recorded when the agent wrote it"
     return None
 
 
@@ -146,14 +162,16 @@ def creation_record(con: duckdb.DuckDBPyConnection, draft_id: str) -> dict[str, 
 
 
 def list_drafts(store: Store, status: str | None = None) -> pd.DataFrame:
+    """The drafts (superseded ones only when asked for), with a note: why a pending draft
+    was written (the draft it replaces and what changed), or the reason of its status."""
     if status is not None and status not in STATUSES:
         raise DraftError(f"no status {status!r}; use one of {', '.join(STATUSES)}.")
     with store.reader() as con:
         return con.execute(
-            "SELECT draft_id, agent, subject_name, status, "
-            "CASE WHEN needs_review THEN 'needs_review' ELSE '' END AS review, title, mode, "
-            "created_at, decided_by FROM agents.drafts "
-            "WHERE status <> 'superseded' AND (? IS NULL OR status = ?) "
+            "SELECT draft_id, agent, subject_name AS subject, status, "
+            "CASE WHEN needs_review THEN 'needs_review' ELSE '' END AS review, title, "
+            "coalesce(reason, drafted_because, '') AS note, created_at, decided_by "
+            "FROM agents.drafts WHERE (? IS NULL AND status <> 'superseded') OR status = ? "
             "ORDER BY created_at, draft_id",
             [status, status],
         ).df()
@@ -200,6 +218,30 @@ def _decided(con: duckdb.DuckDBPyConnection, agent: str) -> set[str]:
     return {r[0] for r in rows}
 
 
+def drafted_inputs(store: Store, agent: str) -> dict[str, str | None]:
+    """subject id -> the input fingerprint of its latest draft that is not superseded
+    (whatever its status): the agent does not draft again for the same inputs."""
+    with store.reader() as con:
+        return dict(
+            con.execute(
+                "SELECT subject_id, inputs_sha256 FROM agents.drafts "
+                "WHERE agent = ? AND status <> 'superseded' QUALIFY row_number() OVER "
+                "(PARTITION BY subject_id ORDER BY created_at DESC, draft_id DESC) = 1",
+                [agent],
+            ).fetchall()
+        )
+
+
+def pending_ids(store: Store, agent: str) -> list[str]:
+    with store.reader() as con:
+        rows = con.execute(
+            "SELECT draft_id FROM agents.drafts WHERE agent = ? AND status = 'pending' "
+            "ORDER BY created_at, draft_id",
+            [agent],
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
 def approved_ids(store: Store) -> list[str]:
     with store.reader() as con:
         rows = con.execute(
@@ -212,23 +254,57 @@ def approved_ids(store: Store) -> list[str]:
 
 
 def record(store: Store, agent: str, drafts: list[NewDraft], run_id: str | None) -> list[str]:
-    """Add the new drafts as pending, superseding the subject's pending one; returns the ids
-    written. One transaction: a subject decided meanwhile (a human approved while the agent
-    ran) gets no new draft, so a subject never has an approved and a pending draft."""
+    """Add the new drafts as pending; returns the ids written. One transaction, in which the
+    subject's latest draft decides: a subject decided meanwhile (a human approved while the
+    agent ran) gets no new draft, so a subject never has an approved and a pending draft; a
+    draft on the same inputs as the latest one is not written (that one keeps its id); else
+    the subject's pending draft is superseded, with what changed as the reason."""
     written = []
     with store.transaction() as con:
         decided = _decided(con, agent)
         for draft in drafts:
             if draft.subject_id in decided:
                 continue
-            _supersede_pending(con, agent, draft.subject_id, by=draft.draft_id)
-            _insert(con, agent, draft, run_id)
+            latest = _latest(con, agent, draft.subject_id)
+            if latest is None:
+                because = None
+            elif draft.inputs_sha256 is not None and (
+                latest["inputs_sha256"] == draft.inputs_sha256
+            ):
+                continue
+            else:
+                what = _what_changed(latest, draft)
+                if latest["status"] == "pending":
+                    because = f"replaces {latest['draft_id']}: {what}"
+                else:
+                    because = f"after {latest['status']} {latest['draft_id']}: {what}"
+                _supersede_pending(con, agent, draft.subject_id, by=draft.draft_id, what=what)
+            _insert(con, agent, draft, run_id, because)
             written.append(draft.draft_id)
     return written
 
 
+def _latest(con: duckdb.DuckDBPyConnection, agent: str, subject_id: str) -> dict | None:
+    """The subject's latest draft that is not superseded: its id, status and inputs."""
+    row = con.execute(
+        "SELECT draft_id, status, inputs_sha256, inputs FROM agents.drafts "
+        "WHERE agent = ? AND subject_id = ? AND status <> 'superseded' "
+        "ORDER BY created_at DESC, draft_id DESC LIMIT 1",
+        [agent, subject_id],
+    ).fetchone()
+    if row is None:
+        return None
+    return dict(zip(("draft_id", "status", "inputs_sha256", "inputs"), row, strict=True))
+
+
+def _what_changed(latest: dict[str, Any], draft: NewDraft) -> str:
+    if draft.inputs is None:
+        return "a new draft was handed in without a record of its inputs"
+    return "inputs changed: " + changes(json.loads(latest["inputs"] or "null"), draft.inputs)
+
+
 def _supersede_pending(
-    con: duckdb.DuckDBPyConnection, agent: str, subject_id: str, *, by: str
+    con: duckdb.DuckDBPyConnection, agent: str, subject_id: str, *, by: str, what: str
 ) -> None:
     stale = con.execute(
         "SELECT draft_id FROM agents.drafts WHERE agent = ? AND subject_id = ? "
@@ -236,21 +312,26 @@ def _supersede_pending(
         [agent, subject_id],
     ).fetchall()
     for (draft_id,) in stale:
+        reason = f"superseded by {by}: {what}"
         con.execute(
             "UPDATE agents.drafts SET status = 'superseded', reason = ? WHERE draft_id = ?",
-            [f"superseded by {by}", draft_id],
+            [reason, draft_id],
         )
         audit.append(
             con,
             actor=f"agent:{agent}",
             action="draft.supersede",
             target=draft_id,
-            details={"by": by},
+            details={"by": by, "reason": reason},
         )
 
 
 def _insert(
-    con: duckdb.DuckDBPyConnection, agent: str, draft: NewDraft, run_id: str | None
+    con: duckdb.DuckDBPyConnection,
+    agent: str,
+    draft: NewDraft,
+    run_id: str | None,
+    because: str | None,
 ) -> None:
     row = {
         "draft_id": draft.draft_id,
@@ -269,6 +350,9 @@ def _insert(
         "needs_review": bool(draft.review_reasons),
         "review_reasons": json.dumps(draft.review_reasons),
         "tool_calls": json.dumps(draft.tool_calls, default=str),
+        "inputs_sha256": draft.inputs_sha256,
+        "inputs": None if draft.inputs is None else json.dumps(draft.inputs),
+        "drafted_because": because,
     }
     con.execute(
         f"INSERT INTO agents.drafts ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
@@ -291,6 +375,9 @@ def _insert(
             "model": draft.model,
             "run_id": run_id,
             "trace_id": draft.trace_id,
+            "inputs_sha256": draft.inputs_sha256,
+            "inputs": draft.inputs,
+            "drafted_because": because,
         },
     )
 

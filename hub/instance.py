@@ -16,6 +16,10 @@ INSTANCE_FILE = "dagster.yaml"
 HISTORY_FOLDER = ".dagster"
 
 
+QUIET = "telemetry:\n  enabled: false\nnux:\n  enabled: false\n"
+"What a `$DAGSTER_HOME` without a dagster.yaml gets: no telemetry, no first-visit dialog."
+
+
 def instance_yaml(root: Path) -> str:
     history = (root / HISTORY_FOLDER).resolve()
     return f"""\
@@ -49,8 +53,10 @@ def ensure_instance(root: Path) -> Path:
     """`$DAGSTER_HOME` for this project: the one set in the environment, or the project
     folder with its `dagster.yaml` (written when missing, or when the project moved)."""
     if home := os.environ.get("DAGSTER_HOME"):
-        Path(home).mkdir(parents=True, exist_ok=True)
-        (Path(home) / INSTANCE_FILE).touch()
+        path = Path(home) / INSTANCE_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists() or not path.read_text().strip():
+            path.write_text(QUIET)
         return Path(home)
     root = root.resolve()
     path = root / INSTANCE_FILE

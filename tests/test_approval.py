@@ -227,14 +227,22 @@ def test_one_live_draft_per_subject_when_a_human_approves_during_a_run(
 ) -> None:
     store, config = built_demo.store, built_demo.config
     (approved, subject), *_ = pending(built_demo)
-    # the agent runs (it read the decided subjects before the approval) ...
-    new = run_agent(config, "onboarding", skip=drafts.decided_subjects(store, "onboarding"))
+    config.agents["onboarding"].instructions += "\nMention the kick-off date first."
+    # the agent runs on new instructions (it read the decided subjects before the approval)
+    new = run_agent(
+        config,
+        "onboarding",
+        skip=drafts.decided_subjects(store, "onboarding"),
+        drafted=drafts.drafted_inputs(store, "onboarding"),
+    )
+    assert len(new) == 12  # every subject's inputs changed
     # ... a human approves the subject's current draft meanwhile ...
     drafts.approve(store, config, approved, by="maria")
     # ... and the agent's results land
     written = drafts.record(store, "onboarding", new, run_id="test")
 
     assert len(written) == len(new) - 1
+    assert subject not in {d.subject_id for d in new if d.draft_id in written}
     live = steward(
         "SELECT status FROM agents.drafts WHERE subject_id = ? "
         "AND status IN ('pending', 'approved')",
@@ -242,7 +250,9 @@ def test_one_live_draft_per_subject_when_a_human_approves_during_a_run(
     )
     assert list(live.status) == ["approved"]
     superseded = next(d for d, s in statuses(built_demo).items() if s == "superseded")
-    with pytest.raises(DraftError, match=r"is superseded \(superseded by D-"):
+    with pytest.raises(
+        DraftError, match=r"is superseded \(superseded by D-\w+: inputs changed: instructions\)"
+    ):
         drafts.approve(store, config, superseded, by="maria")
     assert verify(built_demo).ok
 

@@ -204,7 +204,7 @@ def test_every_check_evaluates_and_counts_match_plain_sql(
     evaluations = {
         e.check_name: e
         for e in (entry.dagster_event.event_specific_data for entry in logged)
-        if e.asset_key == dg.AssetKey(["raw", "ops", "flights"])
+        if e.asset_key == dg.AssetKey(["raw", "ops__flights"])
     }
     assert set(evaluations) == set(results)
     assert evaluations["between__dep_delay"].passed is False
@@ -238,7 +238,7 @@ def test_great_expectations_is_imported_only_when_an_expectation_needs_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     project = flights_project(tmp_path, monkeypatch)
-    for selection, imported in (("raw/ops/airports", "False"), ("raw/ops/flights", "True")):
+    for selection, imported in (("raw/ops__airports", "False"), ("raw/ops__flights", "True")):
         script = (
             "import sys; from hub.runner import materialize; "
             f"materialize({str(project.root / 'hub.yaml')!r}, [{selection!r}]); "

@@ -106,7 +106,7 @@ def test_hub_ui_serves_the_asset_graph(tmp_path: Path) -> None:
             time.sleep(1)
         paths = {"/".join(n["assetKey"]["path"]) for n in nodes}
         assert {
-            "raw/crm/clients",
+            "raw/crm__clients",
             "unified/customer",
             "serve/clients",
             "agents/onboarding",

@@ -16,27 +16,30 @@ from hub.demo import DEMO_CONFIG
 
 ASSETS = [
     "agents/onboarding",
-    "raw/billing/accounts",
-    "raw/billing/invoices",
-    "raw/crm/clients",
-    "raw/crm/contacts",
-    "raw/docs/onboarding",
-    "raw/support/tickets",
+    "copies/agent_copy",
+    "copies/analyst_copy",
+    "raw/billing__accounts",
+    "raw/billing__invoices",
+    "raw/crm__clients",
+    "raw/crm__contacts",
+    "raw/docs__onboarding",
+    "raw/support__tickets",
     "serve/clients",
     "serve/onboarding_docs",
     "unified/customer",
+    "unified/customer_xref",
 ]
 STRUCTURAL = ["not_null__{pk}", "rejects", "row_count", "schema", "unique__{pk}"]
 CHECKS = sorted(
     [
         f"raw/{t}:{c.format(pk=pk)}"
         for t, pk in [
-            ("billing/accounts", "account_id"),
-            ("billing/invoices", "invoice_id"),
-            ("crm/clients", "client_id"),
-            ("crm/contacts", "contact_id"),
-            ("docs/onboarding", "doc_id"),
-            ("support/tickets", "ticket_id"),
+            ("billing__accounts", "account_id"),
+            ("billing__invoices", "invoice_id"),
+            ("crm__clients", "client_id"),
+            ("crm__contacts", "contact_id"),
+            ("docs__onboarding", "doc_id"),
+            ("support__tickets", "ticket_id"),
         ]
         for c in STRUCTURAL
     ]
@@ -51,14 +54,14 @@ CHECKS = sorted(
         if c not in ("rejects", "schema")
     ]
     + [
-        "raw/billing/invoices:between__amount",
-        "raw/billing/invoices:in_set__status",
-        "raw/billing/invoices:references__account_id",
-        "raw/crm/clients:freshness_check",  # the scheduled sources' tables
-        "raw/crm/clients:match_regex__email",
-        "raw/crm/contacts:freshness_check",
-        "raw/crm/contacts:references__client_id",
-        "raw/support/tickets:freshness_check",
+        "raw/billing__invoices:between__amount",
+        "raw/billing__invoices:in_set__status",
+        "raw/billing__invoices:references__account_id",
+        "raw/crm__clients:freshness_check",  # the scheduled sources' tables
+        "raw/crm__clients:match_regex__email",
+        "raw/crm__contacts:freshness_check",
+        "raw/crm__contacts:references__client_id",
+        "raw/support__tickets:freshness_check",
         "serve/clients:not_null__email",
         "unified/customer:not_null__name",
     ]
@@ -85,24 +88,56 @@ def test_layers_are_wired_raw_to_agents(defs: dg.Definitions) -> None:
             p.to_user_string() for p in graph.get(dg.AssetKey(key.split("/"))).parent_keys
         )
 
-    assert parents("agents/onboarding") == ["serve/clients", "serve/onboarding_docs"]
+    assert parents("agents/onboarding") == [
+        "copies/agent_copy",
+        "serve/clients",
+        "serve/onboarding_docs",
+    ]
+    assert parents("copies/agent_copy") == ["serve/clients", "serve/onboarding_docs"]
+    assert parents("unified/customer_xref") == parents("unified/customer")
     assert parents("serve/clients") == [
-        "raw/billing/invoices",
-        "raw/support/tickets",
+        "raw/billing__invoices",
+        "raw/support__tickets",
         "unified/customer",
+        "unified/customer_xref",
     ]
     assert parents("unified/customer") == [
-        "raw/billing/accounts",
-        "raw/crm/clients",
-        "raw/support/tickets",
+        "raw/billing__accounts",
+        "raw/crm__clients",
+        "raw/support__tickets",
     ]
     blocking = {
         f"{k.asset_key.to_user_string()}:{k.name}"
         for k in graph.asset_check_keys
         if graph.get(k).blocking
     }
-    assert "raw/crm/clients:unique__client_id" in blocking
-    assert "raw/billing/invoices:between__amount" not in blocking  # severity: warn
+    assert "raw/crm__clients:unique__client_id" in blocking
+    assert "raw/billing__invoices:between__amount" not in blocking  # severity: warn
+
+
+def test_every_asset_has_its_own_label_and_its_declared_columns(defs: dg.Definitions) -> None:
+    """The UI labels an asset by the last part of its key: no two alike. What hub.yaml
+    declares of a column (description, PII class, type) is column metadata before any run."""
+    graph = defs.resolve_asset_graph()
+    labels = [k.path[-1] for k in graph.get_all_asset_keys()]
+    assert len(labels) == len(set(labels))
+    node = graph.get(dg.AssetKey(["raw", "crm__clients"]))
+    columns = {c.name: c for c in node.metadata["dagster/column_schema"].columns}
+    assert columns["email"].tags["pii"] == "email"
+    assert columns["email"].description
+    customer = graph.get(dg.AssetKey(["unified", "customer"])).metadata["dagster/column_schema"]
+    assert {c.name for c in customer.columns} >= {"name", "email"}
+    assert defs.resolve_job_def("all_assets").executor_def.name == "in_process"
+
+
+def test_two_assets_with_one_label_is_a_config_error(tmp_path) -> None:  # noqa: ANN001
+    from hub.config import ConfigError
+
+    config = load_config(DEMO_CONFIG)
+    product = config.serve["clients"]
+    config.serve["customer"] = product  # serve/customer beside unified/customer
+    with pytest.raises(ConfigError, match="both be labelled 'customer'"):
+        build_definitions(config, str(DEMO_CONFIG))
 
 
 def test_jobs_schedules_and_sensors_snapshot(defs: dg.Definitions) -> None:
@@ -131,7 +166,7 @@ def test_a_table_not_loaded_since_its_schedule_is_overdue() -> None:
     config = load_config(DEMO_CONFIG)
     crm = [c for c in freshness_checks(config) if "crm" in str(c.check_keys)]
     instance = dg.DagsterInstance.ephemeral()
-    key = dg.AssetKey(["raw", "crm", "clients"])
+    key = dg.AssetKey(["raw", "crm__clients"])
 
     def passed() -> bool:
         result = dg.materialize(

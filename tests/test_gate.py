@@ -52,7 +52,7 @@ def hub_checks(project: Project) -> tuple[int, str]:
 
 
 def test_a_failing_warning_never_blocks(project: Project) -> None:
-    report = materialize(project.root / "hub.yaml", ["raw/ops/items"])
+    report = materialize(project.root / "hub.yaml", ["raw/ops__items"])
 
     assert report.success, report.failures
     exit_code, shown = hub_checks(project)
@@ -69,7 +69,7 @@ def test_an_errored_check_blocks(project: Project) -> None:
     }
     project.write(SOURCES, entities={"item": ITEM}, checks={"raw.ops__items": [missing_column]})
 
-    materialize(project.root / "hub.yaml", ["raw/ops/items"])
+    materialize(project.root / "hub.yaml", ["raw/ops__items"])
 
     verdict = build_gate(project)
     assert not verdict.open
@@ -83,7 +83,7 @@ def test_an_errored_check_blocks(project: Project) -> None:
 
 
 def test_a_verdict_on_an_older_batch_does_not_open_the_gate(project: Project) -> None:
-    assert materialize(project.root / "hub.yaml", ["raw/ops/items"]).success
+    assert materialize(project.root / "hub.yaml", ["raw/ops__items"]).success
     assert build_gate(project).open
 
     (project.root / "exports" / "items.csv").write_text(ITEMS + "3,delta,1\n")  # id 3 twice

@@ -23,7 +23,12 @@ PAYLOAD = re.compile(
     r"|aypal\.example"
 )
 "What the attackers planted; every draft line carrying any of it must be flagged."
-AGENT_STEPS = ["raw/docs/onboarding", "serve/onboarding_docs", "agents/onboarding"]
+AGENT_STEPS = [
+    "raw/docs__onboarding",
+    "serve/onboarding_docs",
+    "copies/agent_copy",
+    "agents/onboarding",
+]
 
 
 def plant(project: DemoProject, notes: dict[str, tuple[str, str]]) -> pd.DataFrame:

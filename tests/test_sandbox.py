@@ -176,7 +176,7 @@ def test_the_analyst_copy_follows_the_store(built_demo: DemoProject) -> None:
 
     before = evaluations()
     assert evaluations() == before  # nothing changed: the copy is reused
-    assert materialize(built_demo.config_path, ["raw/crm/clients"]).success
+    assert materialize(built_demo.config_path, ["raw/crm__clients"]).success
     assert evaluations() == before + 6  # republished on read: the store moved on
 
 

@@ -6,6 +6,8 @@ and time budgets. Its answer must be a JSON object with a non-empty `title` and 
 anything else is refused. The draft is flagged `needs_review` when its body mentions payment
 details, links or addresses that the subject's own governed data does not hold (what a
 poisoned document would make a model copy). `hub.drafts.record` writes the drafts.
+Each draft carries the fingerprint of its inputs (`hub.agents.inputs`): a subject whose
+inputs are those of its latest draft is not drafted again, and its draft keeps its id.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 
 import duckdb
 
+from hub.agents.inputs import agent_parts, digest, reads_rows, subject_parts
 from hub.agents.review import review_reasons
 from hub.agents.tools import SandboxTools
 from hub.config import AgentConfig, HubConfig
@@ -54,8 +57,11 @@ def run_agent(
     name: str,
     skip: set[str] | None = None,
     proven: dict[str, str | None] | None = None,
+    drafted: dict[str, str | None] | None = None,
 ) -> list[NewDraft]:
-    """One draft per subject, except the subjects in `skip` (already approved or delivered).
+    """One draft per subject, except the subjects in `skip` (already approved or delivered)
+    and those whose inputs are unchanged: `drafted` maps a subject to the input fingerprint
+    of its latest draft, and a subject with the same fingerprint now is not drafted again.
 
     `proven` maps tables to the batches the foundation gate proved; the agent copy must hold
     exactly those serve batches, or the agent refuses (the copy changed after the gate).
@@ -73,15 +79,26 @@ def run_agent(
                 _require_proven_copy(trusted, proven)
             subjects = _subjects(trusted, agent)
             documents = _documents(trusted, agent)
+            reads = _reads(trusted, agent)
         finally:
             trusted.close()
+        shared = agent_parts(name, agent, GUARDRAILS)
+        todo = []
+        for subject_id, subject in subjects.items():
+            if subject_id in (skip or set()):
+                continue
+            scoped = {
+                product: per_subject.get(subject_id, []) if every is None else every
+                for product, (per_subject, every) in reads.items()
+            }
+            inputs = shared | subject_parts(agent, subject, documents.get(subject_id, []), scoped)
+            if (drafted or {}).get(subject_id) != digest(inputs):
+                todo.append((subject_id, subject, documents.get(subject_id, []), inputs))
+        if not todo:
+            return []
         sql_file = agent_sql_copy(snapshot, agent, Path(folder) / "sql.duckdb")
         with IsolatedSandbox(sql_file, memory_limit=agent.memory_limit) as sandbox:
-            return [
-                _draft_for(name, agent, sandbox, subject_id, subject, documents.get(subject_id, []))
-                for subject_id, subject in subjects.items()
-                if subject_id not in (skip or set())
-            ]
+            return [_draft_for(name, agent, sandbox, *subject) for subject in todo]
 
 
 def _require_proven_copy(con: duckdb.DuckDBPyConnection, proven: dict[str, str | None]) -> None:
@@ -132,6 +149,21 @@ def _documents(con: duckdb.DuckDBPyConnection, agent: AgentConfig) -> dict[str, 
     return scoped
 
 
+def _reads(
+    con: duckdb.DuckDBPyConnection, agent: AgentConfig
+) -> dict[str, tuple[dict[str, list[str]], list[str] | None]]:
+    """The `reads` products as the fingerprint sees them: product -> (its rows per subject
+    id, or None and all its rows when it has no `subject_key` column)."""
+    found = {}
+    for product in agent.reads:
+        if product in (agent.subjects, agent.documents):
+            continue
+        cursor = run_select(con, f"SELECT * FROM {quote_ident(product)}")
+        columns = [d[0] for d in cursor.description]
+        found[product] = reads_rows(columns, cursor.fetchall(), agent.subject_key)
+    return found
+
+
 def _draft_for(
     name: str,
     agent: AgentConfig,
@@ -139,6 +171,7 @@ def _draft_for(
     subject_id: str,
     subject: dict[str, Any],
     documents: list[Any],
+    inputs: dict[str, Any],
 ) -> NewDraft:
     subject_name = str(subject.get(agent.subject_name) or subject_id)
     tools = SandboxTools(sandbox, agent, documents)
@@ -172,6 +205,7 @@ def _draft_for(
         mode="offline" if offline else "llm",
         model=model,
         trace_id=uuid.uuid4().hex,
+        inputs=inputs,
     )
 
 

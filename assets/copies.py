@@ -1,0 +1,65 @@
+"""Each audience's published copy as an asset: the DuckDB file it reads, masked its way.
+
+`copies/agent_copy` (what the agents read) is written after the products for agents, and
+the agents wait for it; `copies/analyst_copy` after everything the analyst reads (it is
+also republished on read when the store moved on since, see `hub.copies`).
+"""
+
+import dagster as dg
+
+from assets.keys import keys_read
+from hub.config import HubConfig
+from hub.copies import publish_agent_copy, publish_analyst_copy
+from hub.governance import readable_by
+from hub.resource import HubResource
+
+AGENT_COPY = dg.AssetKey(["copies", "agent_copy"])
+ANALYST_COPY = dg.AssetKey(["copies", "analyst_copy"])
+
+
+def copy_assets(config: HubConfig) -> list[dg.AssetsDefinition]:
+    for_agents = [n for n, p in config.serve.items() if p.audience == "agent"]
+    entities = [t for e in config.entities for t in (f"unified.{e}", f"unified.{e}_xref")]
+    for_analysts = [*entities, *(f"serve.{n}" for n in readable_by(config, "analyst"))]
+    copies = []
+    if for_agents:
+        copies.append(
+            _copy_asset(
+                AGENT_COPY,
+                [f"serve.{n}" for n in for_agents],
+                publish_agent_copy,
+                f"`{config.store.agent_path}`: the products for agents, masked by the `agent` "
+                "policies, with the serve batches they were copied from. The agents read it.",
+            )
+        )
+    if for_analysts:
+        copies.append(
+            _copy_asset(
+                ANALYST_COPY,
+                for_analysts,
+                publish_analyst_copy,
+                f"`{config.store.analyst_path}`: `unified.*`, the products for analysts and "
+                "the check history, masked by the `analyst` policies; `hub sql` and notebooks "
+                "read it.",
+            )
+        )
+    return copies
+
+
+def _copy_asset(key: dg.AssetKey, tables: list[str], publish, description: str):  # noqa: ANN001, ANN202
+    @dg.asset(
+        key=key,
+        group_name="copies",
+        kinds={"duckdb"},
+        deps=keys_read(tables),
+        automation_condition=dg.AutomationCondition.eager(),
+        description=description,
+        metadata={"tables": tables},
+    )
+    def copy(context: dg.AssetExecutionContext, hub: HubResource) -> dg.MaterializeResult:
+        with hub.store.reader() as con:
+            path = publish(con, hub.config)
+        context.log.info(f"published {path}")
+        return dg.MaterializeResult(metadata={"path": str(path), "tables": len(tables)})
+
+    return copy
