@@ -15,7 +15,7 @@ from hub.secrets import scrub
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 "The summary reports what matters; the full event log is in the Dagster UI."
-STAGES = ("load", "checks", "unify", "serve", "agents", "deliver")
+STAGES = ("load", "checks", "unify", "serve", "publish", "agents", "deliver")
 
 
 class SelectionError(Exception):
@@ -162,6 +162,5 @@ def _stage(step_key: str) -> str:
     if own or references or step_key.startswith("freshness_check"):
         return "checks"
     layer = step_key.split("__", 1)[0]
-    return {"raw": "load", "unified": "unify", "serve": "serve", "agents": "agents"}.get(
-        layer, "deliver"
-    )
+    stages = {"raw": "load", "unified": "unify", "serve": "serve", "copies": "publish"}
+    return {**stages, "agents": "agents"}.get(layer, "deliver")
