@@ -94,6 +94,24 @@ def test_every_command_names_a_missing_argument(
     assert "Missing" in out and "Traceback" not in out
 
 
+NUMBERS = sorted(
+    (name, param.opts[0])
+    for name, command in COMMANDS.items()
+    for param in command.params
+    if param.type_descriptor.annotation is int
+)
+
+
+@pytest.mark.parametrize(("name", "option"), NUMBERS)
+def test_every_number_option_refuses_a_word(
+    name: str, option: str, elsewhere: Path, capsys: Capture, monkeypatch: Patch
+) -> None:
+    args = [*name.split(), *placeholders(COMMANDS[name]), option, "many"]
+    code, out = hub(capsys, monkeypatch, *args)
+    assert code == 2, out
+    assert "Invalid value" in out and option in out and "Traceback" not in out
+
+
 WITH_CONFIG = sorted(n for n, c in COMMANDS.items() if any(p.name == "config" for p in c.params))
 
 
