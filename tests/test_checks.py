@@ -140,6 +140,7 @@ def latest(project: Project) -> dict[str, tuple[bool | None, bool, dict]]:
     }
 
 
+@pytest.mark.slow  # runs Dagster
 def test_every_check_evaluates_and_counts_match_plain_sql(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -214,6 +215,7 @@ def test_every_check_evaluates_and_counts_match_plain_sql(
     assert not report.success
 
 
+@pytest.mark.slow  # runs Dagster
 def test_declared_type_and_null_text_make_the_range_check_count(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -280,6 +282,7 @@ def test_references_compare_numbers_and_times_across_their_types() -> None:
         assert verdict.metadata["unexpected_keys"] == ["24.0"]
 
 
+@pytest.mark.slow  # runs Dagster
 def test_a_failing_target_skips_only_the_references_to_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -305,6 +308,7 @@ def test_a_failing_target_skips_only_the_references_to_it(
     assert versions == [(batch,)]
 
 
+@pytest.mark.slow  # runs Dagster
 def test_column_names_with_spaces_load_mask_and_check(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -51,6 +51,7 @@ def hub_checks(project: Project) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+@pytest.mark.slow  # runs Dagster
 def test_a_failing_warning_never_blocks(project: Project) -> None:
     report = materialize(project.root / "hub.yaml", ["raw/ops__items"])
 
@@ -62,6 +63,7 @@ def test_a_failing_warning_never_blocks(project: Project) -> None:
     assert materialize(project.root / "hub.yaml", ["unified/item"]).success
 
 
+@pytest.mark.slow  # runs Dagster
 def test_an_errored_check_blocks(project: Project) -> None:
     missing_column = {
         "expect": "expect_column_values_to_not_be_null",
@@ -82,6 +84,7 @@ def test_an_errored_check_blocks(project: Project) -> None:
     assert "not_null__price could not be evaluated" in rebuild.failures["unified__item"]
 
 
+@pytest.mark.slow  # runs Dagster
 def test_a_verdict_on_an_older_batch_does_not_open_the_gate(project: Project) -> None:
     assert materialize(project.root / "hub.yaml", ["raw/ops__items"]).success
     assert build_gate(project).open

@@ -80,6 +80,7 @@ def dagster_files(home: Path) -> str:
     )
 
 
+@pytest.mark.slow  # runs Dagster
 def test_a_password_with_url_characters_connects_and_is_never_shown(
     server: tuple[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -142,6 +143,7 @@ def test_a_password_written_in_hub_yaml_is_refused(tmp_path: Path) -> None:
         load_config(path)
 
 
+@pytest.mark.slow  # runs Dagster
 def test_a_password_in_an_api_url_from_the_environment_never_reaches_dagster(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
