@@ -95,7 +95,7 @@ def reader_path(config: HubConfig, store: Store, audience: str) -> Path:
     first (analyst) when the store changed since it was written."""
     path = copy_path(config, audience)
     if not store.path.exists():
-        raise StoreError(f"no store at {store.path} yet. Fix: run `hub demo` (or `hub run`).")
+        raise StoreError(f"no store at {store.path} yet. Fix: run `hub run` to build it.")
     if audience == "analyst":
         head = _store_head(store)
         if head is None or head != _copy_head(path):

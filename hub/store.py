@@ -160,9 +160,7 @@ class Store:
     def reader(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A read-only connection; waits while a writer holds the file."""
         if not self.path.exists():
-            raise StoreError(
-                f"no store at {self.path} yet. Fix: run `hub demo` (or `hub run`) to build it."
-            )
+            raise StoreError(f"no store at {self.path} yet. Fix: run `hub run` to build it.")
         con = self.connect(read_only=True)
         try:
             yield con

@@ -53,7 +53,7 @@ def test_reader_gives_up_with_a_clear_message(tmp_path: Path) -> None:
 
 
 def test_missing_store_says_how_to_build_it(tmp_path: Path) -> None:
-    with pytest.raises(StoreError, match="run `hub demo`"):
+    with pytest.raises(StoreError, match="run `hub run`"):
         with Store(tmp_path / "none.duckdb").reader():
             pass
 
