@@ -9,6 +9,7 @@ run's `agent.run` audit record lists it under `kept`.
 
 import dagster as dg
 
+from assets.copies import AGENT_COPY
 from assets.guard import require_open_gate
 from assets.keys import gated_automation
 from hub import audit, drafts, gate
@@ -28,7 +29,8 @@ def _agent_asset(config: HubConfig, name: str) -> dg.AssetsDefinition:
         key=["agents", name],
         group_name="agents",
         kinds={"llamaindex"},
-        deps=[dg.AssetKey(["serve", p]) for p in agent.products],
+        deps=[*(dg.AssetKey(["serve", p]) for p in agent.products), AGENT_COPY],
+        owners=agent.owners,
         automation_condition=gated_automation(),
         description=f"Agent `{name}`: {agent.description} Writes one pending draft per row of "
         f"`serve.{agent.subjects}` into `agents.drafts`; a human approves before delivery.",

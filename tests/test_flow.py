@@ -60,7 +60,7 @@ def test_agent_alone_after_a_failed_blocking_check_is_refused(
 ) -> None:
     built_demo.generate(dirty=True)
     # reload only the CRM clients (and their checks): the served data is still the old one
-    materialize(built_demo.config_path, ["raw/crm/clients"])
+    materialize(built_demo.config_path, ["raw/crm__clients"])
 
     rebuild = materialize(built_demo.config_path, ["unified/customer"])
     report = materialize(built_demo.config_path, ["agents/onboarding"])
@@ -84,7 +84,7 @@ def test_reloading_a_referenced_table_makes_the_foreign_key_verdict_stale(
     built_demo: DemoProject,
 ) -> None:
 
-    assert materialize(built_demo.config_path, ["raw/billing/accounts"]).success
+    assert materialize(built_demo.config_path, ["raw/billing__accounts"]).success
     report = materialize(built_demo.config_path, ["agents/onboarding"])
 
     assert (
@@ -119,16 +119,15 @@ def test_a_failed_unified_build_keeps_the_agents_stopped(built_demo: DemoProject
 def test_a_derived_table_that_lags_its_inputs_is_stale(built_demo: DemoProject) -> None:
     """Reloaded raw data that passes every check still stops the agent until the tables
     built from it are rebuilt: a check that passed on an older batch opens nothing."""
-    assert materialize(built_demo.config_path, ["raw/crm/clients"]).success
+    assert materialize(built_demo.config_path, ["raw/crm__clients"]).success
 
     report = materialize(built_demo.config_path, ["agents/onboarding"])
     why = report.failures["agents__onboarding"]
     assert "unified.customer: built from batch" in why and "raw.crm__clients" in why
     assert "serve.clients" not in why.partition("unified.customer")[0]
 
-    assert materialize(
-        built_demo.config_path, ["unified/customer", "serve/clients", "serve/onboarding_docs"]
-    ).success
+    rebuilt = ["unified/customer", "serve/clients", "serve/onboarding_docs", "copies/agent_copy"]
+    assert materialize(built_demo.config_path, rebuilt).success
     final = materialize(built_demo.config_path, ["agents/onboarding"])
     assert final.success, final.failures
 

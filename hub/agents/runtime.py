@@ -110,7 +110,8 @@ def _require_proven_copy(con: duckdb.DuckDBPyConnection, proven: dict[str, str |
         )
         raise AgentInputError(
             f"the agents' copy does not hold the proven data for {stale}. "
-            "Fix: rematerialize those serve products with their checks, then run the agent."
+            "Fix: materialize copies/agent_copy once those serve products passed their checks "
+            "(`hub run` does both), then run the agent."
         )
 
 
