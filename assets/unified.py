@@ -19,8 +19,13 @@ def unified_assets(config: HubConfig) -> list[dg.AssetsDefinition]:
 
 def _entity_asset(config: HubConfig, name: str) -> dg.AssetsDefinition:
     entity = config.entities[name]
-    deps = list(dict.fromkeys(key_for_table(f"raw.{s.table}") for s in entity.sources))
-    automation = gated_automation() if entity.gated else None
+    shared = {
+        "group_name": "unified",
+        "kinds": {"duckdb"},
+        "owners": entity.owners,
+        "deps": list(dict.fromkeys(key_for_table(f"raw.{s.table}") for s in entity.sources)),
+        "automation_condition": gated_automation() if entity.gated else None,
+    }
     records = key_for_table(f"unified.{name}_xref")
 
     @dg.multi_asset(
@@ -28,25 +33,17 @@ def _entity_asset(config: HubConfig, name: str) -> dg.AssetsDefinition:
         specs=[
             dg.AssetSpec(
                 key_for_table(f"unified.{name}"),
-                group_name="unified",
-                kinds={"duckdb"},
-                owners=entity.owners,
-                deps=deps,
-                automation_condition=automation,
                 description=f"`unified.{name}`: {entity.description} One row per "
                 f"{name}, matched on {', '.join(entity.match_on)} (in that order).",
                 metadata=column_schema(config, f"unified.{name}"),
+                **shared,
             ),
             dg.AssetSpec(
                 records,
-                group_name="unified",
-                kinds={"duckdb"},
-                owners=entity.owners,
-                deps=deps,
-                automation_condition=automation,
                 description=f"`unified.{name}_xref`, the crosswalk: each source record and the "
                 f"`unified.{name}` row it was matched to, with the key that matched it. Written "
                 f"in the same step and transaction as `unified.{name}`.",
+                **shared,
             ),
         ],
     )
