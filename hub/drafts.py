@@ -167,10 +167,13 @@ def list_drafts(store: Store, status: str | None = None) -> pd.DataFrame:
     if status is not None and status not in STATUSES:
         raise DraftError(f"no status {status!r}; use one of {', '.join(STATUSES)}.")
     with store.reader() as con:
+        # a store written before drafts kept their inputs lacks the column until a writer
+        # migrates it (the next `hub run`): list it all the same
+        because = "drafted_because" if _has_column(con, "drafted_because") else "NULL"
         return con.execute(
             "SELECT draft_id, agent, subject_name AS subject, status, "
             "CASE WHEN needs_review THEN 'needs_review' ELSE '' END AS review, title, "
-            "coalesce(reason, drafted_because, '') AS note, created_at, decided_by "
+            f"coalesce(reason, {because}, '') AS note, created_at, decided_by "
             "FROM agents.drafts WHERE (? IS NULL AND status <> 'superseded') OR status = ? "
             "ORDER BY created_at, draft_id",
             [status, status],
@@ -216,6 +219,16 @@ def _decided(con: duckdb.DuckDBPyConnection, agent: str) -> set[str]:
         [agent, list(DECIDED)],
     ).fetchall()
     return {r[0] for r in rows}
+
+
+def _has_column(con: duckdb.DuckDBPyConnection, column: str) -> bool:
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM duckdb_columns() WHERE schema_name = 'agents' "
+            "AND table_name = 'drafts' AND column_name = ?",
+            [column],
+        ).fetchone()[0]
+    )
 
 
 def drafted_inputs(store: Store, agent: str) -> dict[str, str | None]:
