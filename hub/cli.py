@@ -102,8 +102,11 @@ def demo(
         store = Store.of(loaded)
         stale = [store.path, store.audit_anchor]
         stale += [loaded.resolve(p) for p in (loaded.store.agent_path, loaded.store.analyst_path)]
-        for target in [*stale, loaded.resolve(loaded.delivery.outbox)]:
-            shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
+        for target in stale:
+            _remove_file(loaded, target)
+        outbox = loaded.resolve(loaded.delivery.outbox)
+        for sent in outbox.glob("*.eml") if outbox.is_dir() else []:
+            sent.unlink()
     started = time.monotonic()
     counts = generate(loaded.root / SOURCES_FOLDER, seed=seed, dirty=dirty)
     generated = time.monotonic() - started
@@ -118,6 +121,17 @@ def demo(
     print_summary(console, path, seconds, report.run_id, unexpected)
     if unexpected:
         raise typer.Exit(1)
+
+
+def _remove_file(loaded, target: Path) -> None:  # noqa: ANN001 - HubConfig
+    """Delete one file `hub demo` starts over from; never a folder (a store path that names
+    one is a configuration error, and nothing is deleted)."""
+    if target.is_dir():
+        raise ConfigError(
+            f"{target} is a folder, where hub.yaml's store settings name a file; `hub demo` "
+            "deletes only files. Fix: point store.path, agent_path and analyst_path at files."
+        )
+    target.unlink(missing_ok=True)
 
 
 @app.command()

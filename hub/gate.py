@@ -36,8 +36,13 @@ class GateVerdict:
         if self.open:
             return f"foundation gate open for {self.target}: every blocking check passed."
         lines = "\n".join(f"  - {p}" for p in self.problems)
-        return (
-            f"foundation gate closed: {self.target} will not run on unproven data.\n{lines}\n"
+        closed = f"foundation gate closed: {self.target} will not run on unproven data.\n{lines}\n"
+        if all(any(said in p for said in _OUT_OF_DATE) for p in self.problems):
+            return closed + (
+                "Nothing failed: the tables above are only out of date. Fix: run `hub run` "
+                "(it rebuilds them and runs their checks)."
+            )
+        return closed + (
             "Fix the data (see `rejects.*` and the check metadata in the Dagster UI), "
             "rematerialize the tables above with their checks, then run it again."
         )
@@ -109,6 +114,12 @@ def _problems(con: duckdb.DuckDBPyConnection, config: HubConfig, tables: list[st
     return problems
 
 
+_OUT_OF_DATE = (
+    "has not run on the current data",
+    "which is no longer current",
+    "never materialized",
+)
+"What a problem says when a rebuild, not a fix of the data, opens the gate."
 _SAID = {
     "failed": "failed",
     "errored": "could not be evaluated (error)",

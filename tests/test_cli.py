@@ -132,3 +132,25 @@ def test_query_and_draft_commands_print_tables_and_refuse_clearly(built_demo) ->
         refused = hub_cli(*bad, cwd=root)
         assert refused.returncode == 2 and refused.stdout.startswith("error: ")
         assert "Traceback" not in refused.stdout + refused.stderr
+
+
+@pytest.mark.slow  # runs the demo
+def test_demo_starts_over_without_deleting_what_it_did_not_write(tmp_path: Path) -> None:
+    """`hub demo` deletes the store's files and the outbox's `.eml` files, never a folder:
+    an outbox that is the project folder keeps hub.yaml and the user's files."""
+    config = DEMO_CONFIG.read_text().replace("  outbox: outbox", '  outbox: "."')
+    (tmp_path / "hub.yaml").write_text(config)
+    (tmp_path / "my_notes.txt").write_text("mine")
+    (tmp_path / "old.eml").write_text("sent before")
+    env = {"DAGSTER_HOME": str(tmp_path / ".dagster")}
+    done = hub_cli("demo", cwd=tmp_path, env=env)
+    assert "Traceback" not in done.stdout + done.stderr
+    assert (tmp_path / "my_notes.txt").read_text() == "mine"
+    assert (tmp_path / "hub.yaml").read_text() == config
+    assert not (tmp_path / "old.eml").exists()
+
+    folder = config.replace("  path: data/hub.duckdb", "  path: data")
+    (tmp_path / "hub.yaml").write_text(folder)
+    refused = hub_cli("demo", cwd=tmp_path, env=env)
+    assert refused.returncode == 2 and "deletes only files" in refused.stdout
+    assert (tmp_path / "data" / "hub.duckdb").exists()

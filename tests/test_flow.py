@@ -125,6 +125,7 @@ def test_a_derived_table_that_lags_its_inputs_is_stale(built_demo: DemoProject) 
     why = report.failures["agents__onboarding"]
     assert "unified.customer: built from batch" in why and "raw.crm__clients" in why
     assert "serve.clients" not in why.partition("unified.customer")[0]
+    assert "Nothing failed" in why and "Fix: run `hub run`" in why  # not "fix the data"
 
     rebuilt = ["unified/customer", "serve/clients", "serve/onboarding_docs", "copies/agent_copy"]
     assert materialize(built_demo.config_path, rebuilt).success
