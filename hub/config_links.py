@@ -18,6 +18,7 @@ the columns a product's SQL reads are resolved when the data is read.
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -55,7 +56,29 @@ def problems(config: HubConfig) -> list[Problem]:
         *_agents(config, tables),
         *_delivery(config, tables),
         *_pii_policies(config),
+        *_schedules(config),
     ]
+
+
+_CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,?-]+$")
+
+
+def _schedules(config: HubConfig) -> list[Problem]:
+    """A schedule must look like a cron expression (five fields) when the file loads; the
+    Dagster schedule built from it checks the rest (values in range)."""
+    found = []
+    for name, source in config.sources.items():
+        fields = (source.schedule or "").split()
+        if source.schedule and (len(fields) != 5 or not all(map(_CRON_FIELD.match, fields))):
+            found.append(
+                Problem(
+                    ("sources", name, "schedule"),
+                    f"{source.schedule!r} is not a cron expression",
+                    'write five fields: minute hour day-of-month month day-of-week, e.g. "0 6 '
+                    '* * *" (every day at 06:00).',
+                )
+            )
+    return found
 
 
 def known_tables(config: HubConfig) -> dict[str, Columns]:

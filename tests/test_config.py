@@ -100,6 +100,11 @@ def test_a_key_twice_colliding_tables_and_a_bad_cron_are_config_errors(tmp_path:
     )
     with pytest.raises(ConfigError, match=r"sources.a.schedule: '61 \* \* \* \*' is not a cron"):
         build_definitions(load_config(path), str(path))
+    path = write(
+        tmp_path, "sources:\n  a: {kind: files, path: x, schedule: '0 6 * *', tables: {t: {}}}\n"
+    )
+    with pytest.raises(ConfigError, match=r"hub.yaml:2: sources.a.schedule: '0 6 \* \*' is not a"):
+        load_config(path)  # four fields: caught when the file loads, with its line
 
 
 def test_check_names_follow_dagsters_rule(tmp_path: Path) -> None:
