@@ -9,8 +9,12 @@ import dagster as dg
 
 from assets.keys import keys_read
 from hub.config import HubConfig
-from hub.copies import publish_agent_copy, publish_analyst_copy
-from hub.governance import readable_by
+from hub.copies import (
+    agent_copy_tables,
+    analyst_copy_tables,
+    publish_agent_copy,
+    publish_analyst_copy,
+)
 from hub.resource import HubResource
 
 AGENT_COPY = dg.AssetKey(["copies", "agent_copy"])
@@ -18,25 +22,26 @@ ANALYST_COPY = dg.AssetKey(["copies", "analyst_copy"])
 
 
 def copy_assets(config: HubConfig) -> list[dg.AssetsDefinition]:
-    for_agents = [n for n, p in config.serve.items() if p.audience == "agent"]
-    entities = [t for e in config.entities for t in (f"unified.{e}", f"unified.{e}_xref")]
-    for_analysts = [*entities, *(f"serve.{n}" for n in readable_by(config, "analyst"))]
+    """One asset per copy that holds a table of the graph (the `meta` tables it also copies
+    are the store's own bookkeeping, not assets)."""
+    agent = [ref for _, _, ref in agent_copy_tables(config)]
+    analyst = [ref for _, _, ref in analyst_copy_tables(config) if not ref.startswith("meta.")]
     copies = []
-    if for_agents:
+    if agent:
         copies.append(
             _copy_asset(
                 AGENT_COPY,
-                [f"serve.{n}" for n in for_agents],
+                agent,
                 publish_agent_copy,
                 f"`{config.store.agent_path}`: the products for agents, masked by the `agent` "
                 "policies, with the serve batches they were copied from. The agents read it.",
             )
         )
-    if for_analysts:
+    if analyst:
         copies.append(
             _copy_asset(
                 ANALYST_COPY,
-                for_analysts,
+                analyst,
                 publish_analyst_copy,
                 f"`{config.store.analyst_path}`: `unified.*`, the products for analysts and "
                 "the check history, masked by the `analyst` policies; `hub sql` and notebooks "

@@ -7,6 +7,7 @@ import dagster as dg
 import duckdb
 
 from hub.config import ConfigError, HubConfig
+from hub.gate import entity_of
 from hub.governance import masked_columns
 from hub.store import split_ref, table_ref
 
@@ -20,12 +21,7 @@ def key_for_table(ref: str) -> dg.AssetKey:
 def keys_read(refs: list[str]) -> list[dg.AssetKey]:
     """The assets a build reading `refs` waits for: a crosswalk is proven by its entity's
     checks (the gate's rule), so reading `unified.X_xref` waits for `unified.X` too."""
-    keys = []
-    for ref in refs:
-        keys.append(key_for_table(ref))
-        if ref.startswith("unified.") and ref.endswith("_xref"):
-            keys.append(key_for_table(ref.removesuffix("_xref")))
-    return list(dict.fromkeys(keys))
+    return list(dict.fromkeys(key_for_table(r) for ref in refs for r in (ref, entity_of(ref))))
 
 
 def unique_labels(keys: list[dg.AssetKey]) -> None:

@@ -50,9 +50,22 @@ def copy_path(config: HubConfig, audience: str) -> Path:
     return config.resolve(getattr(config.store, f"{audience}_path"))
 
 
+def agent_copy_tables(config: HubConfig) -> list[tuple[str, str, str]]:
+    """(schema in the copy, name, store table) of each table the agents' copy holds."""
+    return [("main", n, f"serve.{n}") for n, p in config.serve.items() if p.audience == "agent"]
+
+
+def analyst_copy_tables(config: HubConfig) -> list[tuple[str, str, str]]:
+    """(schema in the copy, name, store table) of each table the analysts' copy holds."""
+    tables = [("unified", e, f"unified.{e}") for e in config.entities]
+    tables += [("unified", f"{e}_xref", f"unified.{e}_xref") for e in config.entities]
+    tables += [("serve", n, f"serve.{n}") for n in readable_by(config, "analyst")]
+    return tables + [("meta", t, f"meta.{t}") for t in ("check_results", "batches")]
+
+
 def publish_agent_copy(con: duckdb.DuckDBPyConnection, config: HubConfig) -> Path:
     """Write the agent audience's products, masked, to their own file, swapped in whole."""
-    tables = [("main", n, f"serve.{n}") for n, p in config.serve.items() if p.audience == "agent"]
+    tables = agent_copy_tables(config)
 
     def batches(copy: str) -> None:
         con.execute(
@@ -66,10 +79,7 @@ def publish_agent_copy(con: duckdb.DuckDBPyConnection, config: HubConfig) -> Pat
 
 
 def publish_analyst_copy(con: duckdb.DuckDBPyConnection, config: HubConfig) -> Path:
-    tables = [("unified", e, f"unified.{e}") for e in config.entities]
-    tables += [("unified", f"{e}_xref", f"unified.{e}_xref") for e in config.entities]
-    tables += [("serve", n, f"serve.{n}") for n in readable_by(config, "analyst")]
-    tables += [("meta", t, f"meta.{t}") for t in ("check_results", "batches")]
+    tables = analyst_copy_tables(config)
     return _publish(con, config, "analyst", copy_path(config, "analyst"), tables)
 
 

@@ -57,13 +57,13 @@ def direct_inputs(config: HubConfig, ref: str) -> list[str]:
         found = [f"raw.{s.table}" for s in config.entities[name].sources]
     else:
         found = []
-    return list(dict.fromkeys(_entity_of(t) for t in found))
+    return list(dict.fromkeys(entity_of(t) for t in found))
 
 
 def upstream_tables(config: HubConfig, ref: str) -> list[str]:
     """`ref` and every table it is built from, transitively, nearest first."""
     seen: list[str] = []
-    pending = [_entity_of(ref)]
+    pending = [entity_of(ref)]
     while pending:
         table = pending.pop(0)
         if table not in seen:
@@ -179,6 +179,7 @@ def build_problems(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     return problems
 
 
-def _entity_of(ref: str) -> str:
+def entity_of(ref: str) -> str:
+    """The table whose checks prove `ref`: a crosswalk's are its entity's."""
     layer, _, name = ref.partition(".")
     return f"unified.{name.removesuffix('_xref')}" if layer == "unified" else ref
