@@ -103,7 +103,7 @@ def demo(
         stale = [store.path, store.audit_anchor]
         stale += [loaded.resolve(p) for p in (loaded.store.agent_path, loaded.store.analyst_path)]
         for target in stale:
-            _remove_file(loaded, target)
+            _remove_file(target)
         outbox = loaded.resolve(loaded.delivery.outbox)
         for sent in outbox.glob("*.eml") if outbox.is_dir() else []:
             sent.unlink()
@@ -123,7 +123,7 @@ def demo(
         raise typer.Exit(1)
 
 
-def _remove_file(loaded, target: Path) -> None:  # noqa: ANN001 - HubConfig
+def _remove_file(target: Path) -> None:
     """Delete one file `hub demo` starts over from; never a folder (a store path that names
     one is a configuration error, and nothing is deleted)."""
     if target.is_dir():

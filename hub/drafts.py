@@ -25,8 +25,9 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from hub import audit
-from hub.agents.inputs import changes, digest
+from hub.agents.inputs import changes, digest, sha256
 from hub.recipients import recipient_of, usable_address
+from hub.schema import columns_of
 from hub.store import now
 
 if TYPE_CHECKING:
@@ -123,8 +124,7 @@ def written_hash(draft: dict[str, Any]) -> str:
         else draft[name]
         for name in WRITTEN_BY_THE_AGENT
     }
-    text = json.dumps(canonical, sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return sha256(canonical)
 
 
 def differs_from_creation(draft: dict[str, Any], created: dict[str, Any] | None) -> str | None:
@@ -169,7 +169,8 @@ def list_drafts(store: Store, status: str | None = None) -> pd.DataFrame:
     with store.reader() as con:
         # a store written before drafts kept their inputs lacks the column until a writer
         # migrates it (the next `hub run`): list it all the same
-        because = "drafted_because" if _has_column(con, "drafted_because") else "NULL"
+        known = columns_of(con, "agents.drafts")
+        because = "drafted_because" if "drafted_because" in known else "NULL"
         return con.execute(
             "SELECT draft_id, agent, subject_name AS subject, status, "
             "CASE WHEN needs_review THEN 'needs_review' ELSE '' END AS review, title, "
@@ -221,20 +222,11 @@ def _decided(con: duckdb.DuckDBPyConnection, agent: str) -> set[str]:
     return {r[0] for r in rows}
 
 
-def _has_column(con: duckdb.DuckDBPyConnection, column: str) -> bool:
-    return bool(
-        con.execute(
-            "SELECT count(*) FROM duckdb_columns() WHERE schema_name = 'agents' "
-            "AND table_name = 'drafts' AND column_name = ?",
-            [column],
-        ).fetchone()[0]
-    )
-
-
 def drafted_inputs(store: Store, agent: str) -> dict[str, str | None]:
     """subject id -> the input fingerprint of its latest draft that is not superseded
-    (whatever its status): the agent does not draft again for the same inputs."""
-    with store.reader() as con:
+    (whatever its status): the agent does not draft again for the same inputs. Read by a
+    writer, which brings a table from before fingerprints up to date first."""
+    with store.writer() as con:
         return dict(
             con.execute(
                 "SELECT subject_id, inputs_sha256 FROM agents.drafts "

@@ -16,6 +16,13 @@ from hub.secrets import scrub
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 "The summary reports what matters; the full event log is in the Dagster UI."
 STAGES = ("load", "checks", "unify", "serve", "publish", "agents", "deliver")
+STAGE_OF_LAYER = {
+    "raw": "load",
+    "unified": "unify",
+    "serve": "serve",
+    "copies": "publish",
+    "agents": "agents",
+}
 
 
 class SelectionError(Exception):
@@ -162,5 +169,4 @@ def _stage(step_key: str) -> str:
     if own or references or step_key.startswith("freshness_check"):
         return "checks"
     layer = step_key.split("__", 1)[0]
-    stages = {"raw": "load", "unified": "unify", "serve": "serve", "copies": "publish"}
-    return {**stages, "agents": "agents"}.get(layer, "deliver")
+    return STAGE_OF_LAYER.get(layer, "deliver")
