@@ -18,16 +18,17 @@ the columns a product's SQL reads are resolved when the data is read.
 from __future__ import annotations
 
 import difflib
+import graphlib
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from hub.lineage import LAYERS_READ
 from hub.yaml_lines import Path
 
 if TYPE_CHECKING:
     from hub.config import EntitySource, HubConfig
 
-LAYERS = ("raw", "unified", "serve")
 _COLUMN_ARGUMENTS = ("column", "column_A", "column_B", "column_list")
 "Arguments of a GX expectation that name columns of the checked table."
 
@@ -131,12 +132,11 @@ def tables_named(sql: str) -> list[tuple[str, str]]:
 
 
 def _parse(sql: str):  # noqa: ANN202 - a sqlglot expression or None
-    import sqlglot
-    from sqlglot.errors import SqlglotError
+    from hub.lineage import LineageError, parse
 
     try:
-        return sqlglot.parse_one(sql, read="duckdb")
-    except SqlglotError:
+        return parse(sql)
+    except LineageError:
         return None  # the product's own step says what DuckDB makes of it
 
 
@@ -236,7 +236,7 @@ def _products(config: HubConfig, tables: dict[str, Columns]) -> list[Problem]:
                         mention=table,
                     )
                 )
-            elif layer in LAYERS and ref not in tables:
+            elif layer in LAYERS_READ and ref not in tables:
                 found.append(
                     Problem(
                         path,
@@ -257,29 +257,22 @@ def _products(config: HubConfig, tables: dict[str, Columns]) -> list[Problem]:
 
 
 def _cycles(reads: dict[str, list[str]]) -> list[Problem]:
-    """Products that read themselves, directly or through others."""
-    found = []
-    for start in reads:
-        trail, pending = {start: [start]}, [start]
-        while pending:
-            current = pending.pop()
-            for following in reads.get(current, []):
-                if following == start:
-                    loop = " → ".join(f"serve.{p}" for p in [*trail[current], start])
-                    found.append(
-                        Problem(
-                            ("serve", start, "sql"),
-                            f"the products read each other in a loop ({loop})",
-                            "build one product from the other's inputs instead of from it.",
-                            mention=f"serve.{following}",
-                        )
-                    )
-                    pending = []
-                    break
-                if following not in trail:
-                    trail[following] = [*trail[current], following]
-                    pending.append(following)
-    return found[:1]  # one loop is enough to say; each of its products would repeat it
+    """Products that read themselves, directly or through others (one loop is enough to
+    say; each of its products would repeat it)."""
+    try:
+        graphlib.TopologicalSorter(reads).prepare()
+    except graphlib.CycleError as exc:
+        loop = list(reversed(exc.args[1]))  # each product, then the one it reads
+        return [
+            Problem(
+                ("serve", loop[0], "sql"),
+                "the products read each other in a loop "
+                f"({' → '.join(f'serve.{p}' for p in loop)})",
+                "build one product from the other's inputs instead of from it.",
+                mention=f"serve.{loop[1]}",
+            )
+        ]
+    return []
 
 
 def _agents(config: HubConfig, tables: dict[str, Columns]) -> list[Problem]:

@@ -23,7 +23,7 @@ def tables_read(sql: str) -> list[str]:
     from sqlglot import exp
 
     try:
-        tree = _parse(sql)
+        tree = parse(sql)
     except LineageError:
         return []
     found = [f"{t.db}.{t.name}".lower() for t in tree.find_all(exp.Table) if t.db in LAYERS_READ]
@@ -45,7 +45,7 @@ def column_sources(
     from sqlglot.optimizer.qualify import qualify
 
     try:
-        tree = qualify(_parse(sql).copy(), schema=schema, dialect="duckdb")
+        tree = qualify(parse(sql).copy(), schema=schema, dialect="duckdb")
         _require_store_tables(tree, schema)
         names = [s.alias_or_name for s in tree.selects]
         if [n.lower() for n in names] != [c.lower() for c in columns]:
@@ -97,7 +97,8 @@ def _leaf_source(leaf, schema: dict) -> tuple[str, str] | None:  # noqa: ANN001 
 
 
 @lru_cache(maxsize=256)
-def _parse(sql: str):  # noqa: ANN202 - sqlglot expression
+def parse(sql: str):  # noqa: ANN202 - sqlglot expression
+    """The SQL's tree, parsed once per process (shared: copy it before changing it)."""
     import sqlglot
     from sqlglot.errors import SqlglotError
 
