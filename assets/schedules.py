@@ -9,6 +9,7 @@ import dagster as dg
 from dagster._utils.schedules import cron_string_iterator  # no public way to list cron ticks
 
 from assets.keys import key_for_table
+from assets.signups import partitioned_agents
 from hub.config import ConfigError, HubConfig
 
 ALL_ASSETS_JOB = "all_assets"
@@ -29,7 +30,9 @@ def jobs_and_schedules(config: HubConfig) -> tuple[list, list[dg.ScheduleDefinit
             f"refresh_{source}",
             selection=dg.AssetSelection.assets(
                 *(key_for_table(f"raw.{source}__{table}") for table in source_config.tables)
-            ).downstream(),
+            ).downstream()
+            # an agent drafting per client runs per signup (new_signups_sensor), not here
+            - dg.AssetSelection.assets(*partitioned_agents(config).values()),
             description=f"Reload source {source} and everything built from it.",
         )
         jobs.append(job)

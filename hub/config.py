@@ -177,6 +177,22 @@ class LLMConfig(Model):
         return data
 
 
+class SignupsConfig(Model):
+    """Where an agent's subjects sign up: a new row of a raw table is a new client, picked up
+    by `new_signups_sensor` (one Dagster partition per client), screened at load, given an
+    onboarding case in `agents.cases`, and drafted for on its own."""
+
+    table: str
+    "The raw table whose rows are signups (`crm__clients`); its primary key is the client's key."
+    subject_column: str
+    "The column of the agent's subjects product holding that key (`crm_client_id`)."
+    email: str
+    "The table's column with the client's address: a signup without one usable address is "
+    "blocked (its row rejected with the reason) and no agent runs for it."
+    signed_up_at: str | None = None
+    "The table's column saying when the client signed up (default: when the sensor saw it)."
+
+
 class AgentConfig(Model):
     description: str = ""
     owners: list[Owner] = Field(default_factory=list)
@@ -207,6 +223,8 @@ class AgentConfig(Model):
     memory_limit: str = "512MB"
     "DuckDB memory limit of the agent's sandbox."
     llm: LLMConfig = Field(default_factory=LLMConfig)
+    signups: SignupsConfig | None = None
+    "Draft per client as each signs up (a sensor and one partition per client), not in batch."
 
     @property
     def products(self) -> list[str]:

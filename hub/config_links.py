@@ -327,7 +327,31 @@ def _agents(config: HubConfig, tables: dict[str, Columns]) -> list[Problem]:
             )
             documents = f"serve.{agent.documents}"
             found += _missing_columns((*at, key), documents, [column], tables, note)
+        if agent.signups:
+            found += _signups(config, (*at, "signups"), agent.signups, agent.subjects, tables)
     return found
+
+
+def _signups(config: HubConfig, at: tuple, signups, subjects: str, tables) -> list[Problem]:  # noqa: ANN001
+    """The signup table is a raw table with a one-column key; the subjects carry that key."""
+    raw = {f"{s}__{t}": spec for s, t, spec in config.raw_tables()}
+    if signups.table not in raw:
+        fix = f"name {_choices(signups.table, list(raw))}."
+        return [Problem((*at, "table"), f"no raw table {signups.table}", fix)]
+    if len(raw[signups.table].primary_key) != 1:
+        return [
+            Problem(
+                (*at, "table"),
+                f"raw.{signups.table} needs a one-column primary_key: it is each client's key "
+                "(and its Dagster partition)",
+                f"set `primary_key` on the table {signups.table} in its source.",
+            )
+        ]
+    if subjects not in config.serve:
+        return []
+    return _missing_columns(
+        (*at, "subject_column"), f"serve.{subjects}", [signups.subject_column], tables
+    )
 
 
 def _delivery(config: HubConfig, tables: dict[str, Columns]) -> list[Problem]:

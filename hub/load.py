@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from connectors import Extract, Reject, SourceReadError, reader_for
 from connectors.base import ORIGIN_COLUMN, SourceBase, Table
-from hub import audit, dispositions, schema
+from hub import audit, cases, dispositions, schema
 from hub.casting import ROW, CastingError, typed
 from hub.config import HubConfig
 from hub.dispositions import STAGED, ContractRefused
@@ -107,6 +107,29 @@ def load_table(
     try:
         return _load(config, store, source, table, extract, run_id, full_refresh)
     finally:
+        if extract.cleanup:
+            extract.cleanup()
+
+
+def read_columns(
+    config: HubConfig, source: str, table: str, columns: list[str]
+) -> list[tuple[str | None, ...]]:
+    """Some columns of a source table, as text, read through its connector into an in-memory
+    DuckDB (the store is not touched): what a sensor needs to see new rows."""
+    spec = config.sources[source].tables[table]
+    extract = reader_for(config.sources[source].kind)(
+        config.sources[source], source, table, spec, config.root, since=None
+    )
+    con = duckdb.connect()
+    try:
+        for statement in extract.setup:
+            con.execute(statement)
+        wanted = ", ".join(f"CAST({quote_column(c)} AS VARCHAR)" for c in columns)
+        return con.execute(
+            f"SELECT DISTINCT {wanted} FROM ({_register(con, extract)})", extract.params
+        ).fetchall()
+    finally:
+        con.close()
         if extract.cleanup:
             extract.cleanup()
 
@@ -199,6 +222,11 @@ def _apply(
     else:
         rejects, read_good, written = _staged(con, src, spec, extract, since, disposition)
         checked = STAGED
+    screened = cases.screen(con, config, name, checked, batch_id, run_id)
+    if screened:  # signups without a usable address: kept out, in rejects, their case blocked
+        rejects += screened
+        read_good -= len(screened)
+        written = con.execute(f"SELECT count(*) FROM {checked}").fetchone()[0]
     if incremental:  # a reject kept by an earlier load is not a new one
         rejects = _new_rejects(con, name, rejects)
     read = read_good + len(rejects)
@@ -223,7 +251,9 @@ def _apply(
     )
     rows = con.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
     _keep_rejects(con, name, source, batch_id, rejects)
-    record_batch(con, batch_id, f"raw.{name}", source, rows, len(rejects), run_id, read=read)
+    # a blocked signup stops its own case, not the table: the `rejects` check counts the rest
+    counted = [r for r in rejects if r not in screened]
+    record_batch(con, batch_id, f"raw.{name}", source, rows, len(counted), run_id, read=read)
     schema.record(con, f"raw.{name}", batch_id, found, contract, applied=True)
     columns = list(schema.columns_of(con, target))
     audit.append(
@@ -238,6 +268,7 @@ def _apply(
             "read": read,
             "written": written,
             "rejected": len(rejects),
+            **({"blocked_signups": len(rejects) - len(counted)} if screened else {}),
             "from": extract.location,
             "cursor": cursor_value,
             "schema_changes": [str(c) for c in found],

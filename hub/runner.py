@@ -13,6 +13,8 @@ from pathlib import Path
 
 from hub.secrets import scrub
 
+RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
+"Run tags of a run over a range of partitions (what a single-run backfill sets)."
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 "The summary reports what matters; the full event log is in the Dagster UI."
 STAGES = ("load", "checks", "unify", "serve", "publish", "agents", "deliver")
@@ -85,21 +87,65 @@ def run_job(
 
     config = load_config(config_path)
     defs = build_definitions(config, str(config_path))
+    graph = defs.resolve_asset_graph()
     if asset_selection:
-        graph = defs.resolve_asset_graph()
         _check_selection(asset_selection, graph.get_all_asset_keys())
         # a step that writes two tables (a crosswalk beside its entity) runs whole
         selection = dg.AssetSelection.assets(*asset_selection).required_multi_asset_neighbors()
         asset_selection = sorted(selection.resolve(graph))
     instance = dagster_instance(config.root)
-    result = defs.resolve_job_def(job_name).execute_in_process(
-        instance=instance,
-        asset_selection=asset_selection,
-        raise_on_error=False,
-        run_config=QUIET,
-        tags=tags,
-    )
-    return _report(instance, result)
+    job = defs.resolve_job_def(job_name)
+    selected = set(asset_selection or job.asset_layer.executable_asset_keys)
+    runs = _per_client_runs(config, instance, selected)
+    reports = []
+    for keys, range_tags in runs:
+        result = job.execute_in_process(
+            instance=instance,
+            asset_selection=sorted(keys),
+            raise_on_error=False,
+            run_config=QUIET,
+            tags={**(tags or {}), **range_tags},
+        )
+        reports.append(_report(instance, result))
+    return _merged(reports)
+
+
+def _per_client_runs(config, instance, selected: set) -> list[tuple[set, dict[str, str]]]:  # noqa: ANN001
+    """The runs that materialize `selected`: one, unless agents drafting per client are in
+    it. Those draft for every client signed up so far (the partitions are brought up to date
+    with the signup table's source first, as the sensor would), over the range of all their
+    partitions; a run holds one partitions definition, so a second such agent runs after."""
+    from assets.signups import new_signups, partitioned_agents, signup_partitions
+
+    runs: list[tuple[set, dict[str, str]]] = []
+    rest = set(selected)
+    for agent, key in partitioned_agents(config).items():
+        if key not in selected:
+            continue
+        rest.discard(key)
+        name = signup_partitions(agent).name
+        try:
+            instance.add_dynamic_partitions(name, new_signups(config, agent, instance))
+        except Exception:  # noqa: BLE001 - the source is down: the load says so, clearly
+            pass
+        clients = instance.get_dynamic_partitions(name)
+        if clients:
+            runs.append(({key}, {RANGE_START: clients[0], RANGE_END: clients[-1]}))
+    if runs:
+        runs[0][0].update(rest)
+    elif rest:
+        runs.append((rest, {}))
+    return runs or [(set(), {})]
+
+
+def _merged(reports: list[RunReport]) -> RunReport:
+    first, *more = reports
+    for report in more:
+        first.success = first.success and report.success
+        first.failures.update(report.failures)
+        for stage, seconds in report.seconds.items():
+            first.seconds[stage] = round(first.seconds.get(stage, 0) + seconds, 2)
+    return first
 
 
 def _check_selection(selected: list, known: set) -> None:

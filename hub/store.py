@@ -262,9 +262,10 @@ def replace_file(path: Path, data: bytes) -> None:
 
 
 def _drafts_ddl() -> str:
-    from hub.drafts import DDL  # the table's owner; imported here to keep imports one way
+    from hub.cases import DDL as CASES  # the tables' owners; imported here to keep imports
+    from hub.drafts import DDL  # one way
 
-    return DDL
+    return DDL + CASES
 
 
 def _lock_holder(exc: Exception) -> str:

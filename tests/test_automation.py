@@ -30,7 +30,7 @@ def requested_after_serving(project: DemoProject) -> int:
 
 
 def test_proven_input_launches_the_agent(built_demo: DemoProject) -> None:
-    assert requested_after_serving(built_demo) == 1
+    assert requested_after_serving(built_demo) == 12  # one partition per client
 
 
 def test_failed_blocking_check_on_an_input_does_not(built_demo: DemoProject) -> None:

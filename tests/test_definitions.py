@@ -142,13 +142,23 @@ def test_two_assets_with_one_label_is_a_config_error(tmp_path) -> None:  # noqa:
 
 def test_jobs_schedules_and_sensors_snapshot(defs: dg.Definitions) -> None:
     jobs = sorted(j.name for j in defs.resolve_all_job_defs() if not j.name.startswith("__"))
-    assert jobs == ["all_assets", "deliver_drafts", "refresh_crm", "refresh_support"]
+    assert jobs == [
+        "all_assets",
+        "deliver_drafts",
+        "refresh_crm",
+        "refresh_support",
+        "signup_onboarding",
+    ]
     schedules = {s.name: s.cron_schedule for s in defs.schedules}
     assert schedules == {
         "refresh_crm_schedule": "0 6 * * *",
         "refresh_support_schedule": "*/30 * * * *",
     }
-    assert [s.name for s in defs.sensors] == ["approved_drafts_sensor", "freshness_checks_sensor"]
+    assert [s.name for s in defs.sensors] == [
+        "approved_drafts_sensor",
+        "new_signups_sensor",
+        "freshness_checks_sensor",
+    ]
 
 
 def test_code_location_module_loads_from_hub_config(monkeypatch: pytest.MonkeyPatch) -> None:

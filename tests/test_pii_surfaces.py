@@ -31,6 +31,12 @@ def clear_values() -> set[str]:
 
 def test_dagster_history_and_audit_trail_hold_no_clear_pii(built_demo: DemoProject) -> None:
     built_demo.generate(dirty=True)
+    # without signups, the malformed CRM e-mails reach the table and fail its e-mail check
+    # (with signups they are blocked at load: tests/test_signups.py scans those surfaces)
+    text = built_demo.config_path.read_text()
+    start = text.index("    signups:")
+    end = text.index("    max_steps:")
+    built_demo.config_path.write_text(text[:start] + text[end:])
     report = materialize(built_demo.config_path)
     assert not report.success and not report.unexpected_failures()  # checks found bad data
     samples = steward(

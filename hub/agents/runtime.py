@@ -58,10 +58,12 @@ def run_agent(
     skip: set[str] | None = None,
     proven: dict[str, str | None] | None = None,
     drafted: dict[str, str | None] | None = None,
+    only: set[str] | None = None,
 ) -> list[NewDraft]:
     """One draft per subject, except the subjects in `skip` (already approved or delivered)
     and those whose inputs are unchanged: `drafted` maps a subject to the input fingerprint
     of its latest draft, and a subject with the same fingerprint now is not drafted again.
+    `only`, when given, limits the run to those subjects (a partitioned run: one client).
 
     `proven` maps tables to the batches the foundation gate proved; the agent copy must hold
     exactly those serve batches, or the agent refuses (the copy changed after the gate).
@@ -85,7 +87,7 @@ def run_agent(
         shared = agent_parts(name, agent, GUARDRAILS)
         todo = []
         for subject_id, subject in subjects.items():
-            if subject_id in (skip or set()):
+            if subject_id in (skip or set()) or (only is not None and subject_id not in only):
                 continue
             scoped = {
                 product: per_subject.get(subject_id, []) if every is None else every

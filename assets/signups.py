@@ -1,0 +1,101 @@
+"""Signups as events: one Dagster partition per client, and a sensor that runs each new one.
+
+An agent with `signups:` in hub.yaml is partitioned by client (`<agent>_signups`, a
+`DynamicPartitionsDefinition` keyed by the signup table's primary key). `new_signups_sensor`
+reads the signup table's keys from its source (through its connector, never the store) and,
+for each key with no partition yet, adds the partition and requests one run of
+`signup_<agent>`: the signup table's load, everything built from it, and the agent for that
+client alone. A client is picked up once: its partition exists from then on (the sensor
+compares with the partitions, not with its own memory), and the run key is the client's, so
+Dagster launches it once whatever the tick rate, and after a restart.
+"""
+
+import dagster as dg
+
+from assets.keys import key_for_table
+from hub.config import AgentConfig, HubConfig
+from hub.load import read_columns
+from hub.resource import HubResource
+
+
+def signup_partitions(agent: str) -> dg.DynamicPartitionsDefinition:
+    return dg.DynamicPartitionsDefinition(name=f"{agent}_signups")
+
+
+def signup_job_name(agent: str) -> str:
+    return f"signup_{agent}"
+
+
+def signup_agents(config: HubConfig) -> dict[str, AgentConfig]:
+    return {name: agent for name, agent in config.agents.items() if agent.signups}
+
+
+def signup_jobs(config: HubConfig) -> list:
+    """Per agent with signups: its signup table's load, what is built from it, the agent."""
+    return [
+        dg.define_asset_job(
+            signup_job_name(name),
+            selection=(
+                dg.AssetSelection.assets(key_for_table(f"raw.{agent.signups.table}"))
+                .downstream()
+                .required_multi_asset_neighbors()
+                - dg.AssetSelection.key_prefixes(["agents"])  # no other agent: one client
+            )
+            | dg.AssetSelection.assets(agent_key(name)),
+            partitions_def=signup_partitions(name),
+            description=f"A new client signed up: load raw.{agent.signups.table}, unify, "
+            f"check, publish, and let agent `{name}` draft for that client alone.",
+        )
+        for name, agent in signup_agents(config).items()
+    ]
+
+
+def agent_key(name: str) -> dg.AssetKey:
+    return dg.AssetKey(["agents", name])
+
+
+def partitioned_agents(config: HubConfig) -> dict[str, dg.AssetKey]:
+    return {name: agent_key(name) for name in signup_agents(config)}
+
+
+def signup_keys(config: HubConfig, agent: str) -> list[str]:
+    """The keys of the agent's signup table, as its source holds them now."""
+    table = config.agents[agent].signups.table
+    source, _, name = table.partition("__")
+    key = config.sources[source].tables[name].primary_key[0]
+    return sorted({row[0] for row in read_columns(config, source, name, [key]) if row[0]})
+
+
+def new_signups(config: HubConfig, agent: str, instance: dg.DagsterInstance) -> list[str]:
+    """The signup keys that have no partition yet."""
+    known = set(instance.get_dynamic_partitions(signup_partitions(agent).name))
+    return [key for key in signup_keys(config, agent) if key not in known]
+
+
+@dg.sensor(
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="New rows in a signup table: one partition and one run per new client.",
+)
+def new_signups_sensor(context: dg.SensorEvaluationContext, hub: HubResource):
+    config = hub.config
+    requests, partitions = [], []
+    for agent in signup_agents(config):
+        try:
+            new = new_signups(config, agent, context.instance)
+        except Exception as exc:  # the source may be down: say so, try again next tick
+            return dg.SkipReason(f"agent {agent}: cannot read its signups now: {exc}")
+        if new:
+            partitions.append(signup_partitions(agent).build_add_request(new))
+            requests += [
+                dg.RunRequest(
+                    run_key=f"signup:{agent}:{key}",
+                    job_name=signup_job_name(agent),
+                    partition_key=key,
+                    tags={"signup": key},
+                )
+                for key in new
+            ]
+    if not requests:
+        return dg.SkipReason("no new signups")
+    return dg.SensorResult(run_requests=requests, dynamic_partitions_requests=partitions)

@@ -1,0 +1,191 @@
+"""Signups as events: `new_signups_sensor` adds one partition per new CRM client and runs
+it; the load screens each signup (a blocked one stops that client alone); the agent drafts
+for that client only; the same client signing up twice has one case."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import dagster as dg
+
+from assets import build_definitions
+from assets.signups import new_signups_sensor, signup_partitions
+from hub.config import load_config
+from hub.resource import HubResource
+from hub.runner import dagster_instance
+from tests.conftest import DemoProject, steward
+
+PARTITIONS = signup_partitions("onboarding").name
+
+
+def sign_up(project: DemoProject, key: str, company: str, email: str | None) -> None:
+    """A row in the CRM's clients table and the client's onboarding note, as a web form
+    and an account manager would leave them."""
+    with sqlite3.connect(project.root / "demo" / "crm.sqlite") as crm:
+        crm.execute(
+            "INSERT INTO clients VALUES (?, ?, ?, ?, ?, ?)",
+            [key, company, email, "+1 415 555-0199", "health", "2026-11-26"],
+        )
+    crm.close()
+    note = (
+        f"---\nclient_id: {key}\n---\n# Onboarding notes: {company}\n\n## Goals\n\n"
+        "- Cut claims reconciliation time in half\n\n## Kick-off\n\n"
+        "Kick-off proposed for 2026-12-03 with Ada Byron and the project team.\n"
+    )
+    (project.root / "demo" / "docs" / f"{key.lower()}.md").write_text(note)
+
+
+def tick(project: DemoProject, cursor: str | None = None):  # noqa: ANN201 - sensor result
+    """One evaluation of the sensor, as the daemon runs it; applies its partition requests."""
+    instance = dagster_instance(project.root)
+    hub = HubResource(config_path=str(project.config_path))
+    context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"hub": hub})
+    result = new_signups_sensor(context)
+    if isinstance(result, dg.SensorResult):
+        for request in result.dynamic_partitions_requests or []:
+            instance.add_dynamic_partitions(request.partitions_def_name, request.partition_keys)
+    return result
+
+
+def run_signup(project: DemoProject, key: str) -> dg.ExecuteInProcessResult:
+    """The run the sensor requested for one client, as the daemon would launch it."""
+    config = load_config(project.config_path)
+    job = build_definitions(config, str(project.config_path)).resolve_job_def("signup_onboarding")
+    return job.execute_in_process(
+        instance=dagster_instance(project.root), partition_key=key, raise_on_error=False
+    )
+
+
+def drafts_by_subject() -> dict[str, str]:
+    frame = steward("SELECT subject_name, draft_id FROM agents.drafts WHERE status = 'pending'")
+    return dict(zip(frame.subject_name, frame.draft_id, strict=True))
+
+
+def test_a_signup_becomes_one_partition_one_case_one_draft(built_demo: DemoProject) -> None:
+    before = drafts_by_subject()
+    assert tick(built_demo).skip_message == "no new signups"  # hub run signed up all 12
+
+    sign_up(built_demo, "C013", "Quayside Health Inc", "ada.byron@quaysidehealth.com")
+    result = tick(built_demo)
+    [request] = result.run_requests
+    assert (request.partition_key, request.run_key) == ("C013", "signup:onboarding:C013")
+    # picked up once: a later tick, or a restarted sensor without its cursor, sees nothing
+    assert isinstance(tick(built_demo), dg.SkipReason)
+    assert isinstance(tick(built_demo, cursor=None), dg.SkipReason)
+
+    run = run_signup(built_demo, "C013")
+    assert run.success
+    [drafted] = [
+        e.partition for e in run.get_asset_materialization_events() if e.asset_key.path[0] == "agents"
+    ]
+    assert drafted == "C013"
+    after = drafts_by_subject()
+    assert {k: v for k, v in after.items() if k in before} == before  # nothing for the others
+    assert set(after) - set(before) == {"Quayside Health Inc"}
+    case = steward("SELECT * FROM agents.cases WHERE signup_key = 'C013'").iloc[0]
+    assert case.status == "drafted" and case.draft_id == after["Quayside Health Inc"]
+    assert case.signed_up_at is not None and case.drafted_at >= case.signed_up_at
+    trail = steward(
+        "SELECT action FROM meta.audit_log WHERE target = 'onboarding:C013' ORDER BY seq"
+    )
+    assert list(trail.action) == ["case.open", "case.drafted"]
+    # the agent reports the case clock, so the UI can plot it
+    materialization = next(
+        e for e in run.get_asset_materialization_events() if e.asset_key.path[0] == "agents"
+    )
+    metadata = materialization.materialization.metadata
+    assert metadata["drafts_new"].value == 1 and "hours_to_draft_median" in metadata
+
+    # run again on unchanged inputs: the same draft, no new one
+    assert run_signup(built_demo, "C013").success
+    assert drafts_by_subject() == after
+
+
+def test_a_blocked_signup_stops_that_client_alone(built_demo: DemoProject) -> None:
+    sign_up(built_demo, "C013", "Quayside Health Inc", "ada.byron(at)quaysidehealth.com")
+    sign_up(built_demo, "C014", "Tidewater Mutual LLC", None)
+    sign_up(built_demo, "C015", "Lighthouse Capital Ltd", "grace.hopper@lighthousecap.com")
+    assert [r.partition_key for r in tick(built_demo).run_requests] == ["C013", "C014", "C015"]
+
+    blocked = run_signup(built_demo, "C013")
+    assert not blocked.success
+    [failure] = blocked.get_step_failure_events()
+    assert failure.step_key == "agents__onboarding"  # the load, checks and builds passed
+    why = failure.step_failure_data.user_failure_data.description
+    assert "C013" in why and "not a valid e-mail address" in why and "No agent ran" in why
+    assert "ada.byron" not in why  # the reason never repeats the address
+
+    assert run_signup(built_demo, "C015").success
+    assert not run_signup(built_demo, "C014").success
+
+    cases = steward("SELECT signup_key, status, reason FROM agents.cases WHERE signup_key > 'C012'")
+    assert dict(zip(cases.signup_key, cases.status, strict=True)) == {
+        "C013": "blocked",
+        "C014": "blocked",
+        "C015": "drafted",
+    }
+    assert "has no e-mail address" in cases.reason[cases.signup_key == "C014"].iloc[0]
+    rejects = steward("SELECT location, reason, record FROM rejects.crm__clients")
+    assert set(rejects.location) == {"client_id=C013", "client_id=C014"}
+    assert rejects.record.str.contains("Quayside Health Inc").any()  # the row is kept whole
+    assert steward("SELECT count(*) AS n FROM raw.crm__clients WHERE client_id >= 'C013'").n[0] == 1
+    subjects = steward("SELECT subject_name FROM agents.drafts").subject_name
+    assert "Lighthouse Capital Ltd" in set(subjects)
+    assert not {"Quayside Health Inc", "Tidewater Mutual LLC"} & set(subjects)
+    failed = steward(
+        "SELECT check_name FROM meta.check_results WHERE table_name = 'raw.crm__clients' "
+        "AND NOT passed"
+    )
+    assert failed.empty  # the table's checks (rejects and e-mail included) pass for everyone
+
+    # the refused address is kept for the steward (rejects), nowhere else
+    refused = "ada.byron(at)quaysidehealth.com"
+    dagster = "".join(
+        p.read_bytes().decode("utf-8", "replace")
+        for p in (built_demo.root / ".dagster").rglob("*")
+        if p.is_file()
+    )
+    trail = " ".join(steward("SELECT details FROM meta.audit_log").details)
+    assert refused not in dagster and refused not in trail
+
+    # the source is fixed: the next load takes the row, and the client is drafted for
+    with sqlite3.connect(built_demo.root / "demo" / "crm.sqlite") as crm:
+        crm.execute(
+            "UPDATE clients SET email = 'ada.byron@quaysidehealth.com' WHERE client_id = 'C013'"
+        )
+    crm.close()
+    assert run_signup(built_demo, "C013").success
+    status = steward("SELECT status FROM agents.cases WHERE signup_key = 'C013'").status[0]
+    assert status == "drafted"
+    actions = steward("SELECT action FROM meta.audit_log WHERE target = 'onboarding:C013'")
+    assert list(actions.action) == ["case.blocked", "case.unblocked", "case.drafted"]
+
+
+def test_the_same_client_signing_up_twice_has_one_case(built_demo: DemoProject) -> None:
+    sign_up(built_demo, "C013", "Quayside Health Inc", "ada.byron@quaysidehealth.com")
+    tick(built_demo)
+    assert run_signup(built_demo, "C013").success
+    sign_up(built_demo, "C014", "Quayside Health Inc", "Ada.Byron@QuaysideHealth.com")
+    tick(built_demo)
+
+    again = run_signup(built_demo, "C014")
+
+    assert not again.success
+    [failure] = again.get_step_failure_events()
+    assert failure.step_key == "agents__onboarding", failure.step_failure_data.error
+    why = failure.step_failure_data.user_failure_data.description
+    assert "same client as C013" in why
+    cases = steward("SELECT signup_key, status FROM agents.cases WHERE signup_key > 'C012'")
+    assert dict(zip(cases.signup_key, cases.status, strict=True)) == {
+        "C013": "drafted",
+        "C014": "duplicate",
+    }
+    drafts = steward("SELECT count(*) AS n FROM agents.drafts WHERE subject_name LIKE 'Quayside%'")
+    assert drafts.n[0] == 1
+
+
+def test_a_source_that_cannot_be_read_is_a_skip_with_the_reason(built_demo: DemoProject) -> None:
+    (built_demo.root / "demo" / "crm.sqlite").unlink()
+    result = tick(built_demo)
+    assert isinstance(result, dg.SkipReason)
+    assert "agent onboarding: cannot read its signups now" in result.skip_message
