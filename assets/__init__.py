@@ -13,7 +13,7 @@ from assets.keys import unique_labels
 from assets.raw import raw_assets
 from assets.schedules import freshness_checks, jobs_and_schedules
 from assets.serve import serve_assets
-from assets.signups import new_signups_sensor, signup_agents, signup_jobs
+from assets.signups import new_signups_sensor, signup_jobs
 from assets.unified import unified_assets
 from hub.config import HubConfig
 from hub.resource import HubResource
@@ -25,8 +25,9 @@ def build_definitions(config: HubConfig, config_path: str) -> dg.Definitions:
     jobs, schedules = jobs_and_schedules(config)
     fresh = freshness_checks(config)
     sensors = [approved_drafts_sensor]
-    if signup_agents(config):
-        sensors.append(new_signups_sensor)
+    signups = signup_jobs(config)
+    if signups:
+        sensors.append(new_signups_sensor(signups))
     if fresh:
         with warnings.catch_warnings(category=dg.SupersessionWarning, action="ignore"):
             sensors.append(dg.build_sensor_for_freshness_checks(freshness_checks=fresh))
@@ -41,7 +42,7 @@ def build_definitions(config: HubConfig, config_path: str) -> dg.Definitions:
     return dg.Definitions(
         assets=assets,
         asset_checks=[*asset_checks(config), *fresh],
-        jobs=[*jobs, *signup_jobs(config), deliver_drafts],
+        jobs=[*jobs, *signups, deliver_drafts],
         schedules=schedules,
         sensors=sensors,
         resources={"hub": HubResource(config_path=config_path)},

@@ -72,12 +72,18 @@ def new_signups(config: HubConfig, agent: str, instance: dg.DagsterInstance) -> 
     return [key for key in signup_keys(config, agent) if key not in known]
 
 
-@dg.sensor(
-    minimum_interval_seconds=30,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="New rows in a signup table: one partition and one run per new client.",
-)
-def new_signups_sensor(context: dg.SensorEvaluationContext, hub: HubResource):
+def new_signups_sensor(jobs: list) -> dg.SensorDefinition:
+    """The sensor, targeting the signup jobs (`signup_jobs`) it requests runs of."""
+    return dg.sensor(
+        name="new_signups_sensor",
+        jobs=jobs,
+        minimum_interval_seconds=30,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="New rows in a signup table: one partition and one run per new client.",
+    )(_new_signups)
+
+
+def _new_signups(context: dg.SensorEvaluationContext, hub: HubResource):
     config = hub.config
     requests, partitions = [], []
     for agent in signup_agents(config):

@@ -9,7 +9,7 @@ import sqlite3
 import dagster as dg
 
 from assets import build_definitions
-from assets.signups import new_signups_sensor, signup_partitions
+from assets.signups import signup_partitions
 from hub.config import load_config
 from hub.resource import HubResource
 from hub.runner import dagster_instance
@@ -40,7 +40,11 @@ def tick(project: DemoProject, cursor: str | None = None):  # noqa: ANN201 - sen
     instance = dagster_instance(project.root)
     hub = HubResource(config_path=str(project.config_path))
     context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"hub": hub})
-    result = new_signups_sensor(context)
+    config = load_config(project.config_path)
+    sensor = build_definitions(config, str(project.config_path)).resolve_sensor_def(
+        "new_signups_sensor"
+    )
+    result = sensor(context)
     if isinstance(result, dg.SensorResult):
         for request in result.dynamic_partitions_requests or []:
             instance.add_dynamic_partitions(request.partitions_def_name, request.partition_keys)
@@ -76,7 +80,9 @@ def test_a_signup_becomes_one_partition_one_case_one_draft(built_demo: DemoProje
     run = run_signup(built_demo, "C013")
     assert run.success
     [drafted] = [
-        e.partition for e in run.get_asset_materialization_events() if e.asset_key.path[0] == "agents"
+        e.partition
+        for e in run.get_asset_materialization_events()
+        if e.asset_key.path[0] == "agents"
     ]
     assert drafted == "C013"
     after = drafts_by_subject()
