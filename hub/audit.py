@@ -155,9 +155,13 @@ _DRAFT_STATUS = {
     "draft.supersede": "superseded",
     "draft.approve": "approved",
     "draft.reject": "rejected",
+    "draft.sending": "sending",
     "draft.deliver": "delivered",
     "draft.deliver_failed": "failed",
     "draft.deliver_refused": "pending",
+    "draft.deliver_deferred": "approved",
+    "draft.deliver_unknown": "sending",
+    "draft.resend": "approved",
 }
 
 

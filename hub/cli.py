@@ -348,21 +348,74 @@ def reject(
 
 
 @app.command()
-def deliver(config: ConfigOption = None) -> None:
-    """Run the delivery job now: approved drafts become .eml files in the outbox; a draft
-    that cannot be sent as approved is reported and the others still go out."""
-    from hub.runner import run_job
+def deliver(
+    resend: Annotated[
+        str | None,
+        typer.Option(
+            "--resend",
+            metavar="ID",
+            help="First send this draft once more: one left sending (unknown: check the mail "
+            "server first) or failed. With --by.",
+        ),
+    ] = None,
+    arrived: Annotated[
+        str | None,
+        typer.Option(
+            "--arrived",
+            metavar="ID",
+            help="Only record that this draft left sending did arrive (you found it on the "
+            "mail server): delivered, nothing sent. With --by.",
+        ),
+    ] = None,
+    by: Annotated[
+        str | None,
+        typer.Option(
+            "--by", metavar="NAME", help="Who decides --resend or --arrived (for the audit trail)."
+        ),
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Run the delivery job now: approved drafts go to the SMTP server hub.yaml names, or
+    into the outbox as .eml files. Says what became of each draft: delivered, failed (why),
+    still approved (why; the next delivery tries again) or unknown — check the mail server
+    (left sending: never sent again without --resend). Exit code 1 when any was not
+    delivered."""
+    from assets.delivery import run_outcomes
+    from hub import drafts
+    from hub.runner import dagster_instance, run_job
 
     path = config_path(config)
-    report = run_job(path, "deliver_drafts")
     loaded = load_config(path)
-    from hub.drafts import counts
-
-    with _store(path).reader() as con:
-        done = counts(con).get("delivered", 0)
-    console.print(f"{done} draft(s) delivered so far, in {loaded.resolve(loaded.delivery.outbox)}.")
-    if not report.success:
+    if resend and arrived:
+        raise drafts.DraftError("pass --resend or --arrived, not both.")
+    if (resend or arrived) and not by:
+        raise drafts.DraftError("say who decides: pass --by NAME.")
+    if by and not (resend or arrived):
+        raise drafts.DraftError("--by goes with --resend ID or --arrived ID.")
+    if arrived:
+        drafts.confirm_arrived(Store.of(loaded), arrived, by)
+        said = f"Recorded {arrived} as delivered, on the word of {by}; nothing was sent."
+        console.print(said, markup=False, highlight=False)
+        return
+    if resend:
+        was = drafts.resend(Store.of(loaded), resend, by)
+        said = f"{resend} was {was}; approved again by {by}, to be sent once more now."
+        console.print(said, markup=False, highlight=False)
+    report = run_job(path, "deliver_drafts")
+    outcomes = run_outcomes(dagster_instance(loaded.root), report.run_id)
+    if outcomes is None:  # the step failed before it could say: why, and where to fix it
         print_failures(console, report.failures)
+        raise typer.Exit(0 if report.success else 1)
+    colours = {"delivered": "green", "approved": "yellow", "pending": "yellow"}
+    for outcome in outcomes:
+        line = Text(as_typed(outcome.describe()), style=colours.get(outcome.status, "red"))
+        console.print(line, soft_wrap=True)
+    with Store.of(loaded).reader() as con:
+        done = drafts.counts(con).get("delivered", 0)
+    smtp = loaded.delivery.smtp
+    where = f"through {smtp.server}" if smtp else f"in {loaded.resolve(loaded.delivery.outbox)}"
+    console.print(f"{done} draft(s) delivered so far, {where}.", markup=False, highlight=False)
+    if not report.success or any(o.status != "delivered" for o in outcomes):
         raise typer.Exit(1)
 
 

@@ -232,14 +232,65 @@ class AgentConfig(Model):
         return list(dict.fromkeys(names))
 
 
+class SMTPConfig(Model):
+    """The mail server approved drafts are sent through, instead of the `.eml` outbox."""
+
+    host: str
+    "Host name or address of the server."
+    port: int = Field(default=587, ge=1, le=65535)
+    "587 (submission) by default; 25 for a relay that takes mail without a login."
+    starttls: bool = True
+    "Switch to TLS before anything else is said, and verify the server's certificate against "
+    "the system's trust store (`SSL_CERT_FILE` names another). Off only for a relay on this "
+    "machine."
+    user: str | None = None
+    "Log in as this user (after STARTTLS); unset: no login."
+    password: str | None = Field(default=None, repr=False)
+    "Write `${SMTP_PASSWORD}`: it comes from the environment, never from the file, and is "
+    "scrubbed from every message, log and audit record."
+    timeout_seconds: float = Field(default=30.0, gt=0)
+    "Seconds to wait for each answer of the server. No answer after the message began: it may "
+    "have arrived, so the draft stays `sending` and is never sent again on its own."
+    retries: int = Field(default=3, ge=0, le=10)
+    "Attempts after the first on a temporary error (a 4xx reply, no connection), with a backoff "
+    "that doubles from 1 s. A 5xx reply is never retried."
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_is_unset(cls, data: Any) -> Any:
+        """`${SMTP_USER:-}` unset in the environment means no login."""
+        if isinstance(data, dict):
+            data = {k: (None if v == "" else v) for k, v in data.items()}
+        return data
+
+    @model_validator(mode="after")
+    def _password_from_the_environment(self) -> SMTPConfig:
+        if (self.user is None) != (self.password is None):
+            raise ValueError("give both `user` and `password` (a login), or neither")
+        # the loader registers what `${NAME}` brings under a key named `password` as a secret
+        if self.password is not None and secrets.scrub(self.password) == self.password:
+            raise ValueError(
+                "`password`: write it as `${SMTP_PASSWORD}`, taken from the environment; "
+                "a password written in hub.yaml is refused"
+            )
+        return self
+
+    @property
+    def server(self) -> str:
+        """`host:port`, as messages name the server."""
+        return f"{self.host}:{self.port}"
+
+
 class DeliveryConfig(Model):
     outbox: str = "outbox"
-    "Folder where approved drafts are written as `.eml` files."
+    "Folder where approved drafts are written as `.eml` files (when no `smtp` is set)."
     sender: str = "onboarding@groundwork.local"
     recipients_from: str = "unified.customer"
     "Table holding the real (unmasked) address of each subject: `<schema>.<table>`."
     recipient_key: str = "customer_id"
     recipient_column: str = "email"
+    smtp: SMTPConfig | None = None
+    "Send approved drafts through this mail server; unset: write them to the outbox."
 
 
 class StoreConfig(Model):

@@ -1,7 +1,10 @@
 """`agents.drafts`: its table, its statuses and every statement on it.
 
 A draft is `pending` when an agent writes it; a human makes it `approved` or `rejected`;
-delivery makes an approved one `delivered`, or `failed` (an unusable recipient). A draft
+delivery makes an approved one `sending` (committed before the message leaves), then
+`delivered`, or `failed` (an unusable recipient, a refusal for good), or `approved` again
+(nothing left: the server was down). A draft left `sending` (a crash, no answer) is never
+sent again on its own: a human decides (`resend`, or `confirm_arrived`). A draft
 keeps the fingerprint of its inputs (`hub.agents.inputs`): an agent re-run on the same
 inputs writes nothing, so the subject's draft keeps its id, whatever its status; a changed
 input gives a new draft, which makes a pending one `superseded`, with a reason naming what
@@ -51,7 +54,7 @@ ALTER TABLE agents.drafts ADD COLUMN IF NOT EXISTS inputs_sha256 VARCHAR;
 ALTER TABLE agents.drafts ADD COLUMN IF NOT EXISTS inputs JSON;
 ALTER TABLE agents.drafts ADD COLUMN IF NOT EXISTS drafted_because VARCHAR;
 """
-STATUSES = ("pending", "approved", "rejected", "superseded", "delivered", "failed")
+STATUSES = ("pending", "approved", "sending", "rejected", "superseded", "delivered", "failed")
 DECIDED = ("approved", "delivered")
 "A subject with a draft in one of these is done: no agent drafts for it again."
 DRAFT_ID = re.compile(r"D-[0-9a-f]{10}")
@@ -251,6 +254,15 @@ def approved_ids(store: Store) -> list[str]:
     with store.reader() as con:
         rows = con.execute(
             "SELECT draft_id FROM agents.drafts WHERE status = 'approved' ORDER BY draft_id"
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
+def sending_ids(store: Store) -> list[str]:
+    """Drafts whose message left (or was about to) with no answer recorded: unknown."""
+    with store.reader() as con:
+        rows = con.execute(
+            "SELECT draft_id FROM agents.drafts WHERE status = 'sending' ORDER BY draft_id"
         ).fetchall()
     return [r[0] for r in rows]
 
@@ -471,15 +483,108 @@ def _pending(con: duckdb.DuckDBPyConnection, draft_id: str, becoming: str) -> di
 # --- writing: delivery -----------------------------------------------------------------
 
 
+def approval_digest(con: duckdb.DuckDBPyConnection, draft: dict[str, Any], address: str) -> str:
+    """What an approval binds, computed the same way when approving and when sending: the
+    recipient, subject line and body (the approved actions will join them)."""
+    return content_hash(address, draft["title"], draft["body"])
+
+
+def mark_sending(
+    con: duckdb.DuckDBPyConnection, draft_id: str, channel: str, run_id: str | None
+) -> None:
+    """Committed on its own before the message is handed over: from here on, a crash leaves
+    the draft `sending`, which nothing sends again without a human's decision."""
+    since = f"sending through {channel} since {now():%Y-%m-%d %H:%M:%S} UTC"
+    con.execute(
+        "UPDATE agents.drafts SET status = 'sending', reason = ? WHERE draft_id = ?",
+        [since, draft_id],
+    )
+    details = {"channel": channel, "run_id": run_id}
+    audit.append(con, actor="delivery", action="draft.sending", target=draft_id, details=details)
+
+
 def mark_delivered(
-    con: duckdb.DuckDBPyConnection, draft_id: str, recipient: str, details: dict[str, Any]
+    con: duckdb.DuckDBPyConnection,
+    draft_id: str,
+    recipient: str,
+    details: dict[str, Any],
+    actor: str = "delivery",
 ) -> None:
     con.execute(
-        "UPDATE agents.drafts SET status = 'delivered', delivered_at = ?, delivered_to = ? "
-        "WHERE draft_id = ?",
+        "UPDATE agents.drafts SET status = 'delivered', delivered_at = ?, delivered_to = ?, "
+        "reason = NULL WHERE draft_id = ?",
         [now(), recipient, draft_id],
     )
-    audit.append(con, actor="delivery", action="draft.deliver", target=draft_id, details=details)
+    audit.append(con, actor=actor, action="draft.deliver", target=draft_id, details=details)
+
+
+def mark_not_sent(con: duckdb.DuckDBPyConnection, draft_id: str, why: str, run_id: str | None):
+    """Nothing left (the server was down, or said "later"): approved again, so the next
+    delivery tries again."""
+    con.execute(
+        "UPDATE agents.drafts SET status = 'approved', reason = ? WHERE draft_id = ?",
+        [why, draft_id],
+    )
+    _audit_not_sent(con, "draft.deliver_deferred", draft_id, why, run_id)
+
+
+def mark_unknown(con: duckdb.DuckDBPyConnection, draft_id: str, why: str, run_id: str | None):
+    """The message may have arrived (no answer after it began): it stays `sending`, with why."""
+    con.execute("UPDATE agents.drafts SET reason = ? WHERE draft_id = ?", [why, draft_id])
+    _audit_not_sent(con, "draft.deliver_unknown", draft_id, why, run_id)
+
+
+RESENDABLE = ("sending", "failed")
+"What a human may send once more: unknown (checked on the mail server) or failed (fixed)."
+
+
+def resend(store: Store, draft_id: str, by: str) -> str:
+    """A human's decision to send a draft once more: one left `sending` (after checking the
+    mail server does not have it) or `failed` (after fixing what refused it). It is approved
+    again, so the next delivery checks it like any approved draft (recipient, content) and
+    sends it once. Returns the status it had."""
+    _require_decider(by)
+    with store.transaction() as con:
+        draft = get(con, draft_id)
+        was = draft["status"]
+        if was not in RESENDABLE or not draft["approved_sha256"]:
+            raise DraftError(
+                f"draft {draft_id} is {was}; only a draft left sending (unknown) or failed "
+                "can be sent again."
+            )
+        latest = _latest(con, draft["agent"], draft["subject_id"])
+        if latest is not None and latest["draft_id"] != draft_id:
+            raise DraftError(
+                f"draft {draft_id} cannot be sent again: {latest['draft_id']} "
+                f"({latest['status']}) came after it for the same subject. Decide on that one."
+            )
+        con.execute(
+            "UPDATE agents.drafts SET status = 'approved', reason = ? WHERE draft_id = ?",
+            [f"to be sent again, decided by {by} (it was {was})", draft_id],
+        )
+        audit.append(
+            con,
+            actor=f"human:{by}",
+            action="draft.resend",
+            target=draft_id,
+            details={"was": was, "why_it_was": draft["reason"]},
+        )
+    return was
+
+
+def confirm_arrived(store: Store, draft_id: str, by: str) -> None:
+    """A human found the message of a draft left `sending` on the mail server (or in the
+    recipient's mailbox): it is delivered, on their word, audited as theirs. Nothing is sent."""
+    _require_decider(by)
+    with store.transaction() as con:
+        draft = get(con, draft_id)
+        if draft["status"] != "sending":
+            raise DraftError(
+                f"draft {draft_id} is {draft['status']}; only a draft left sending (unknown) "
+                "can be confirmed as arrived."
+            )
+        details = {"confirmed_by": by, "was": draft["reason"]}
+        mark_delivered(con, draft_id, draft["recipient"], details, actor=f"human:{by}")
 
 
 def mark_failed(con: duckdb.DuckDBPyConnection, draft_id: str, why: str, run_id: str | None):
