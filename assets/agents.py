@@ -93,6 +93,8 @@ def _agent_asset(config: HubConfig, name: str) -> dg.AssetsDefinition:
                 cases.mark_drafted(con, name, drafted, verdict.batches, context.run_id)
                 pending = [d for _, d in drafted.values() if d in pending]
                 clock = cases.clock_metadata(con, name)
+                if len(keys) == 1:
+                    clock |= cases.case_metadata(con, name, keys[0])
             kept = [d for d in pending if d not in written]
             audit.append(
                 con,

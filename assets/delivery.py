@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from hub import cases
 from hub.delivery import Outcome, deliver_approved
 from hub.drafts import approved_ids
 from hub.resource import HubResource
@@ -22,6 +23,7 @@ def deliver_approved_drafts(context: dg.OpExecutionContext, hub: HubResource) ->
     outcomes = deliver_approved(hub.config, hub.store, run_id=context.run_id)
     for item in outcomes:
         context.log.info(item.describe())
+    _observe_case_clocks(context, hub)
     said = dg.MetadataValue.json([vars(o) for o in outcomes])
     problems = [o for o in outcomes if o.status != "delivered"]
     if problems:
@@ -34,6 +36,19 @@ def deliver_approved_drafts(context: dg.OpExecutionContext, hub: HubResource) ->
             },
         )
     return dg.Output(len(outcomes), metadata={"delivered": len(outcomes), OUTCOMES: said})
+
+
+def _observe_case_clocks(context: dg.OpExecutionContext, hub: HubResource) -> None:
+    """The case clock of each agent drafting per signup, observed on its asset after every
+    delivery: decisions and deliveries happen after the agent ran, and the UI plots these."""
+    config = hub.config
+    agents = [name for name, agent in config.agents.items() if agent.signups]
+    if not agents:
+        return
+    with hub.store.reader() as con:
+        clocks = {name: cases.clock_metadata(con, name) for name in agents}
+    for name, clock in clocks.items():
+        context.log_event(dg.AssetObservation(asset_key=["agents", name], metadata=clock))
 
 
 def run_outcomes(instance: dg.DagsterInstance, run_id: str) -> list[Outcome] | None:

@@ -316,20 +316,22 @@ def clock(con: duckdb.DuckDBPyConnection, agent: str | None = None) -> pd.DataFr
 
 
 def clock_metadata(con: duckdb.DuckDBPyConnection, agent: str) -> dict[str, float | int]:
-    """What the agent asset reports after each run, so the Dagster UI plots it: open cases,
-    and the median hours from signup to draft and from draft to decision."""
+    """What the agent asset reports after each run (and observes after each delivery), so
+    the Dagster UI plots it: open cases, and the median hours from signup to draft, from
+    draft to decision and from decision to delivery."""
     row = con.execute(
         f"SELECT count(*) FILTER (WHERE status NOT IN {CLOSED}), "
         "median(epoch(drafted_at - signed_up_at)) / 3600, "
-        "median(epoch(decided_at - drafted_at)) / 3600 "
+        "median(epoch(decided_at - drafted_at)) / 3600, "
+        "median(epoch(delivered_at - decided_at)) / 3600 "
         f"FROM ({_CLOCK}) WHERE agent = ?",
         [agent],
     ).fetchone()
-    found = {"cases_open": int(row[0] or 0)}
-    if row[1] is not None:
-        found["hours_to_draft_median"] = round(float(row[1]), 3)
-    if row[2] is not None:
-        found["hours_to_decision_median"] = round(float(row[2]), 3)
+    found: dict[str, float | int] = {"cases_open": int(row[0] or 0)}
+    names = ("hours_to_draft_median", "hours_to_decision_median", "hours_to_delivery_median")
+    for name, value in zip(names, row[1:], strict=True):
+        if value is not None:
+            found[name] = round(float(value), 3)
     return found
 
 
@@ -343,3 +345,18 @@ def live_drafts(con: duckdb.DuckDBPyConnection, agent: str, subjects: set[str]) 
             [agent, sorted(subjects)],
         ).fetchall()
     )
+
+
+def case_metadata(con: duckdb.DuckDBPyConnection, agent: str, key: str) -> dict[str, Any]:
+    """One client's case as its partition reports it: status, signup time, hours to draft."""
+    row = con.execute(
+        f"SELECT status, signed_up_at, epoch(drafted_at - signed_up_at) / 3600 FROM ({_CLOCK}) "
+        "WHERE agent = ? AND signup_key = ?",
+        [agent, key],
+    ).fetchone()
+    if row is None:
+        return {}
+    found: dict[str, Any] = {"case_status": row[0], "signed_up_at": str(row[1])}
+    if row[2] is not None:
+        found["hours_signup_to_draft"] = round(float(row[2]), 3)
+    return found

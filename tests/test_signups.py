@@ -101,6 +101,8 @@ def test_a_signup_becomes_one_partition_one_case_one_draft(built_demo: DemoProje
     )
     metadata = materialization.materialization.metadata
     assert metadata["drafts_new"].value == 1 and "hours_to_draft_median" in metadata
+    assert metadata["case_status"].value == "awaiting approval"
+    assert metadata["hours_signup_to_draft"].value > 0
 
     # run again on unchanged inputs: the same draft, no new one
     assert run_signup(built_demo, "C013").success
