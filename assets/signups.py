@@ -7,15 +7,19 @@ for each key with no partition yet, adds the partition and requests one run of
 `signup_<agent>`: the signup table's load, everything built from it, and the agent for that
 client alone. A client is picked up once: its partition exists from then on (the sensor
 compares with the partitions, not with its own memory), and the run key is the client's, so
-Dagster launches it once whatever the tick rate, and after a restart.
+Dagster launches it once whatever the tick rate, and after a restart. A case still waiting
+for its draft with no run going (the run was killed after the load opened the case, or the
+source was fixed after a blocked signup) is run again, once per change of the case.
 """
 
 import dagster as dg
 
 from assets.keys import key_for_table
+from hub import cases
 from hub.config import AgentConfig, HubConfig
 from hub.load import read_columns
 from hub.resource import HubResource
+from hub.store import Store, StoreError
 
 
 def signup_partitions(agent: str) -> dg.DynamicPartitionsDefinition:
@@ -93,15 +97,55 @@ def _new_signups(context: dg.SensorEvaluationContext, hub: HubResource):
             return dg.SkipReason(f"agent {agent}: cannot read its signups now: {exc}")
         if new:
             partitions.append(signup_partitions(agent).build_add_request(new))
-            requests += [
-                dg.RunRequest(
-                    run_key=f"signup:{agent}:{key}",
-                    job_name=signup_job_name(agent),
-                    partition_key=key,
-                    tags={"signup": key},
-                )
-                for key in new
-            ]
+            requests += [_run_for(agent, key, f"signup:{agent}:{key}") for key in new]
+        requests += [
+            _run_for(agent, key, f"signup:{agent}:{key}:{since}")
+            for key, since in _stalled(hub, agent, context.instance)
+            if key not in new
+        ]
     if not requests:
         return dg.SkipReason("no new signups")
     return dg.SensorResult(run_requests=requests, dynamic_partitions_requests=partitions)
+
+
+def _run_for(agent: str, key: str, run_key: str) -> dg.RunRequest:
+    return dg.RunRequest(
+        run_key=run_key,
+        job_name=signup_job_name(agent),
+        partition_key=key,
+        tags={"signup": key, "dagster/max_runtime": str(MAX_RUNTIME_SECONDS)},
+    )
+
+
+MAX_RUNTIME_SECONDS = 900
+"A signup run still going after this long is ended by Dagster's run monitoring."
+
+
+def _stalled(hub: HubResource, agent: str, instance: dg.DagsterInstance) -> list[tuple[str, str]]:
+    """Cases waiting for a draft with no run of their partition going: a run killed after
+    the load opened the case, or a case unblocked by a fixed source. Each is run once per
+    change of its case (the run key carries the case's last change), so a client whose run
+    fails the same way is not run again in a loop."""
+    try:
+        with Store.of(hub.config, SENSOR_LOCK_TIMEOUT).reader() as con:
+            waiting = cases.waiting_for_a_draft(con, agent)
+    except StoreError:
+        return []  # a run holds the store: next tick
+    busy = {
+        run.tags.get("dagster/partition")
+        for run in instance.get_runs(
+            dg.RunsFilter(job_name=signup_job_name(agent), statuses=IN_FLIGHT)
+        )
+    }
+    known = set(instance.get_dynamic_partitions(signup_partitions(agent).name))
+    return [(key, since) for key, since in waiting if key in known and key not in busy]
+
+
+IN_FLIGHT = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+]
+SENSOR_LOCK_TIMEOUT = 5.0

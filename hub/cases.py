@@ -27,7 +27,7 @@ import duckdb
 from connectors import Reject
 from hub import audit
 from hub.recipients import usable_address
-from hub.store import now, quote_ident
+from hub.store import now, quote_ident, table_exists
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -360,3 +360,16 @@ def case_metadata(con: duckdb.DuckDBPyConnection, agent: str, key: str) -> dict[
     if row[2] is not None:
         found["hours_signup_to_draft"] = round(float(row[2]), 3)
     return found
+
+
+def waiting_for_a_draft(con: duckdb.DuckDBPyConnection, agent: str) -> list[tuple[str, str]]:
+    """(key, when the case last changed) of the agent's cases in `drafting`; [] on a store
+    from before cases."""
+    if not table_exists(con, "agents", "cases"):
+        return []
+    rows = con.execute(
+        "SELECT signup_key, strftime(updated_at, '%Y%m%dT%H%M%S.%f') FROM agents.cases "
+        "WHERE agent = ? AND status = 'drafting' ORDER BY signup_key",
+        [agent],
+    ).fetchall()
+    return [(key, since) for key, since in rows]

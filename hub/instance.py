@@ -42,6 +42,11 @@ compute_logs:
 run_coordinator:
   module: dagster._core.run_coordinator
   class: DefaultRunCoordinator
+# A run whose worker died (killed, machine restarted) is failed after its `dagster/max_runtime`
+# (signup runs set one), so new_signups_sensor can run that client again.
+run_monitoring:
+  enabled: true
+  poll_interval_seconds: 30
 telemetry:
   enabled: false
 nux:

@@ -197,3 +197,23 @@ def test_a_source_that_cannot_be_read_is_a_skip_with_the_reason(built_demo: Demo
     result = tick(built_demo)
     assert isinstance(result, dg.SkipReason)
     assert "agent onboarding: cannot read its signups now" in result.skip_message
+
+
+def test_a_case_left_waiting_by_a_dead_run_is_run_again_once(built_demo: DemoProject) -> None:
+    """The run for C013 died after its load opened the case (as a killed process leaves it):
+    the next tick runs that client again, once; the client gets one draft."""
+    from hub.runner import materialize
+
+    sign_up(built_demo, "C013", "Quayside Health Inc", "ada.byron@quaysidehealth.com")
+    tick(built_demo)
+    assert materialize(built_demo.config_path, ["raw/crm__clients"]).success  # then it died
+    case = steward("SELECT status FROM agents.cases WHERE signup_key = 'C013'")
+    assert list(case.status) == ["drafting"]
+
+    [again] = tick(built_demo).run_requests
+    assert again.partition_key == "C013" and again.run_key.startswith("signup:onboarding:C013:")
+    assert again.tags["dagster/max_runtime"]  # a hung run is ended by run monitoring
+    assert run_signup(built_demo, "C013").success
+    assert isinstance(tick(built_demo), dg.SkipReason)  # drafted: nothing waits any more
+    drafts = steward("SELECT count(*) AS n FROM agents.drafts WHERE subject_name LIKE 'Quayside%'")
+    assert drafts.n[0] == 1
