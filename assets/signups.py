@@ -12,6 +12,8 @@ for its draft with no run going (the run was killed after the load opened the ca
 source was fixed after a blocked signup) is run again, once per change of the case.
 """
 
+import json
+
 import dagster as dg
 
 from assets.keys import key_for_table
@@ -89,7 +91,8 @@ def new_signups_sensor(jobs: list) -> dg.SensorDefinition:
 
 def _new_signups(context: dg.SensorEvaluationContext, hub: HubResource):
     config = hub.config
-    requests, partitions = [], []
+    requested = set(json.loads(context.cursor or "[]"))
+    requests, partitions, waiting = [], [], []
     for agent in signup_agents(config):
         try:
             new = new_signups(config, agent, context.instance)
@@ -97,15 +100,20 @@ def _new_signups(context: dg.SensorEvaluationContext, hub: HubResource):
             return dg.SkipReason(f"agent {agent}: cannot read its signups now: {exc}")
         if new:
             partitions.append(signup_partitions(agent).build_add_request(new))
-            requests += [_run_for(agent, key, f"signup:{agent}:{key}") for key in new]
-        requests += [
-            _run_for(agent, key, f"signup:{agent}:{key}:{since}")
-            for key, since in _stalled(hub, agent, context.instance)
-            if key not in new
-        ]
-    if not requests:
-        return dg.SkipReason("no new signups")
-    return dg.SensorResult(run_requests=requests, dynamic_partitions_requests=partitions)
+        due = [d for d in _due(hub, agent, context.instance, new) if d[1] not in requested]
+        if due and _in_flight(context.instance, agent):
+            waiting.append(f"agent {agent}: {len(due)} client(s) wait for the run going now")
+        elif due:
+            key, run_key = due[0]  # one client at a time: two loads at once race the gate
+            requests.append(_run_for(agent, key, run_key))
+            requested.add(run_key)
+    if not requests and not partitions:
+        return dg.SkipReason("; ".join(waiting) or "no new signups")
+    return dg.SensorResult(
+        run_requests=requests,
+        dynamic_partitions_requests=partitions,
+        cursor=json.dumps(sorted(requested)),
+    )
 
 
 def _run_for(agent: str, key: str, run_key: str) -> dg.RunRequest:
@@ -121,24 +129,34 @@ MAX_RUNTIME_SECONDS = 900
 "A signup run still going after this long is ended by Dagster's run monitoring."
 
 
-def _stalled(hub: HubResource, agent: str, instance: dg.DagsterInstance) -> list[tuple[str, str]]:
-    """Cases waiting for a draft with no run of their partition going: a run killed after
-    the load opened the case, or a case unblocked by a fixed source. Each is run once per
-    change of its case (the run key carries the case's last change), so a client whose run
-    fails the same way is not run again in a loop."""
+def _due(
+    hub: HubResource, agent: str, instance: dg.DagsterInstance, new: list[str]
+) -> list[tuple[str, str]]:
+    """(client, run key) of the runs due, oldest signup first: a client with a partition
+    and no case yet (a new signup), and a case waiting for its draft (a run killed after
+    the load opened it, or a blocked signup fixed at the source). The run key carries the
+    case's last change, so each is run once per change, never in a loop."""
     try:
         with Store.of(hub.config, SENSOR_LOCK_TIMEOUT).reader() as con:
-            waiting = cases.waiting_for_a_draft(con, agent)
+            states = cases.states(con, agent)
     except StoreError:
-        return []  # a run holds the store: next tick
-    busy = {
-        run.tags.get("dagster/partition")
-        for run in instance.get_runs(
-            dg.RunsFilter(job_name=signup_job_name(agent), statuses=IN_FLIGHT)
-        )
-    }
-    known = set(instance.get_dynamic_partitions(signup_partitions(agent).name))
-    return [(key, since) for key, since in waiting if key in known and key not in busy]
+        states = None  # a run holds the store: the new ones now, the rest next tick
+    clients = [*instance.get_dynamic_partitions(signup_partitions(agent).name), *new]
+    due = []
+    for key in dict.fromkeys(clients):
+        state = None if states is None else states.get(key)
+        if state is None and (states is not None or key in new):
+            due.append((key, f"signup:{agent}:{key}"))
+        elif state is not None and state[0] == "drafting":
+            due.append((key, f"signup:{agent}:{key}:{state[1]}"))
+    return due
+
+
+def _in_flight(instance: dg.DagsterInstance, agent: str) -> bool:
+    runs = instance.get_runs(
+        dg.RunsFilter(job_name=signup_job_name(agent), statuses=IN_FLIGHT), limit=1
+    )
+    return bool(runs)
 
 
 IN_FLIGHT = [

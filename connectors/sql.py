@@ -51,6 +51,11 @@ class Source(SourceBase):
     def location(self, root: Path) -> str:
         return _shown(_url(self, root))
 
+    def engine_url(self, root: Path) -> Any:
+        """The SQLAlchemy URL to write to this database (a relative SQLite path resolved
+        against hub.yaml's folder); its password is registered as a secret."""
+        return _url(self, root)
+
 
 def read(
     source: Source, name: str, table: str, config: Table, root: Path, since: object = None

@@ -167,7 +167,7 @@ _DRAFT_STATUS = {
 
 def _check_drafts(con: duckdb.DuckDBPyConnection, rows: list[tuple]) -> str | None:
     """Replay the draft records and compare each draft's row with what they say."""
-    from hub.drafts import content_hash, differs_from_creation
+    from hub.drafts import actions_differ, approval_digest, differs_from_creation
 
     expected: dict[str, dict[str, Any]] = {}
     for seq, _, actor, action, target, body, _, _ in rows:
@@ -195,10 +195,12 @@ def _check_drafts(con: duckdb.DuckDBPyConnection, rows: list[tuple]) -> str | No
             return f"{where} is {status!r} in agents.drafts but {state['status']!r} in the trail"
         if (by or None) != state["by"]:
             return f"{where}: decided by {by!r} in agents.drafts, {state['by']!r} in the trail"
-        changed = differs_from_creation(draft, state["created"])
+        changed = differs_from_creation(draft, state["created"]) or actions_differ(
+            con, draft_id, state["created"]
+        )
         if changed:
             return f"{where}: {changed}"
-        now_hash = content_hash(draft["recipient"], draft["title"], draft["body"])
+        now_hash = approval_digest(con, draft, draft["recipient"])
         if state["approved"] and {draft["approved_sha256"], now_hash} != {state["approved"]}:
             return f"{where}: its recipient or content differs from what was approved"
     if expected:

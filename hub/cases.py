@@ -204,7 +204,9 @@ def subjects_for(
             )
         elif case["status"] in ("blocked", "duplicate"):
             waiting[key] = case["reason"]
-        elif first := _earlier_signup_of_same_client(con, config, agent, key):
+        elif case["draft_id"] is None and (
+            first := _earlier_signup_of_same_client(con, config, agent, case)
+        ):
             why = f"signup {key} is the same client as {first} (matched by unify); one case"
             _mark_duplicate(con, agent, key, why)
             waiting[key] = why
@@ -219,10 +221,11 @@ def subjects_for(
 
 
 def _earlier_signup_of_same_client(
-    con: duckdb.DuckDBPyConnection, config: HubConfig, agent: str, key: str
+    con: duckdb.DuckDBPyConnection, config: HubConfig, agent: str, case: dict[str, Any]
 ) -> str | None:
-    """Another signup whose row unify matched to the same entity as `key`'s, with a case of
-    its own opened earlier: the client signed up twice."""
+    """Another signup whose row unify matched to the same entity as this case's, with a case
+    of its own opened earlier: the client signed up twice."""
+    key = case["signup_key"]
     table = config.agents[agent].signups.table
     for entity, spec in config.entities.items():
         if table not in [s.table for s in spec.sources]:
@@ -233,8 +236,9 @@ def _earlier_signup_of_same_client(
             f"ON other.{same} = mine.{same} AND other.source = mine.source "
             "JOIN agents.cases c ON c.agent = ? AND c.signup_key = other.source_id "
             "WHERE mine.source = ? AND mine.source_id = ? AND other.source_id <> ? "
-            "AND c.status <> 'duplicate' ORDER BY c.opened_at, c.signup_key LIMIT 1",
-            [agent, table, key, key],
+            "AND c.status <> 'duplicate' AND (c.opened_at, c.signup_key) < (?, ?) "
+            "ORDER BY c.opened_at, c.signup_key LIMIT 1",
+            [agent, table, key, key, case["opened_at"], key],
         ).fetchone()
         if row:
             return row[0]
@@ -288,14 +292,15 @@ def mark_drafted(
 
 _CLOCK = """
 WITH live AS (
-    SELECT agent, subject_id, draft_id, status, decided_at, delivered_at FROM agents.drafts
-    WHERE status <> 'superseded'
+    SELECT agent, subject_id, subject_name, draft_id, status, decided_at, delivered_at
+    FROM agents.drafts WHERE status <> 'superseded'
     QUALIFY row_number() OVER (PARTITION BY agent, subject_id ORDER BY created_at DESC) = 1)
 SELECT c.agent, c.signup_key, c.subject_id,
     CASE WHEN c.status = 'drafted' THEN coalesce(
         CASE d.status WHEN 'pending' THEN 'awaiting approval' ELSE d.status END, 'drafted')
         ELSE c.status END AS status,
-    c.reason, c.signed_up_at, c.drafted_at, d.decided_at, d.delivered_at, d.draft_id
+    c.reason, c.signed_up_at, c.drafted_at, d.decided_at, d.delivered_at, d.draft_id,
+    d.subject_name
 FROM agents.cases c LEFT JOIN live d ON d.agent = c.agent AND d.subject_id = c.subject_id
 """
 CLOSED = ("delivered", "duplicate")
@@ -303,7 +308,8 @@ CLOSED = ("delivered", "duplicate")
 
 def clock(con: duckdb.DuckDBPyConnection, agent: str | None = None) -> pd.DataFrame:
     """Every case with its live status and its clock: signed up, drafted, decided,
-    delivered; `age` is how long an open case has been open (to now)."""
+    delivered; `age` is how long an open case has been open (to now); `subject_name` is
+    its live draft's."""
     frame = con.execute(
         f"SELECT * FROM ({_CLOCK}) WHERE ? IS NULL OR agent = ? ORDER BY signed_up_at, signup_key",
         [agent, agent],
@@ -362,14 +368,14 @@ def case_metadata(con: duckdb.DuckDBPyConnection, agent: str, key: str) -> dict[
     return found
 
 
-def waiting_for_a_draft(con: duckdb.DuckDBPyConnection, agent: str) -> list[tuple[str, str]]:
-    """(key, when the case last changed) of the agent's cases in `drafting`; [] on a store
-    from before cases."""
+def states(con: duckdb.DuckDBPyConnection, agent: str) -> dict[str, tuple[str, str]]:
+    """key -> (stored status, when the case last changed) of the agent's cases; {} on a
+    store from before cases."""
     if not table_exists(con, "agents", "cases"):
-        return []
+        return {}
     rows = con.execute(
-        "SELECT signup_key, strftime(updated_at, '%Y%m%dT%H%M%S.%f') FROM agents.cases "
-        "WHERE agent = ? AND status = 'drafting' ORDER BY signup_key",
+        "SELECT signup_key, status, strftime(updated_at, '%Y%m%dT%H%M%S.%f') "
+        "FROM agents.cases WHERE agent = ?",
         [agent],
     ).fetchall()
-    return [(key, since) for key, since in rows]
+    return {key: (status, since) for key, status, since in rows}

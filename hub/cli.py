@@ -23,7 +23,7 @@ from rich.table import Column, Table
 from rich.text import Text
 
 from hub import report
-from hub.config import ConfigError, config_path, load_config
+from hub.config import ConfigError, HubConfig, config_path, load_config
 from hub.report import as_typed, print_failures, print_summary
 from hub.secrets import scrub
 from hub.store import Store, StoreError
@@ -36,6 +36,8 @@ app = typer.Typer(
 )
 audit_app = typer.Typer(help="The hash-chained audit trail.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
+demo_app = typer.Typer()
+app.add_typer(demo_app, name="demo")
 console = Console()
 
 ConfigOption = Annotated[
@@ -72,8 +74,9 @@ def init(
         console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
-@app.command()
+@demo_app.callback(invoke_without_command=True)
 def demo(
+    ctx: typer.Context,
     dirty: Annotated[
         bool, typer.Option(help="Inject defects: the checks fail and the agent is stopped.")
     ] = False,
@@ -83,7 +86,15 @@ def demo(
     ] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Generate the demo sources, run the whole graph, and print a summary."""
+    """Generate the demo sources, run the whole graph, and print a summary. `hub demo
+    signup` then simulates a new client signing up."""
+    if ctx.invoked_subcommand:
+        if dirty or keep_store or seed != 7 or config:
+            raise typer.BadParameter(
+                f"--dirty, --seed, --keep-store and --config go with `hub demo` alone; "
+                f"give `hub demo {ctx.invoked_subcommand}` its own options after its name."
+            )
+        return
     from hub.demo import DEMO_CONFIG, SOURCES_FOLDER, demo_services
     from hub.demo.generate import generate
     from hub.runner import materialize
@@ -121,6 +132,94 @@ def demo(
     print_summary(console, path, seconds, report.run_id, unexpected)
     if unexpected:
         raise typer.Exit(1)
+
+
+@demo_app.command("signup")
+def demo_signup(
+    name: Annotated[str, typer.Option("--name", help="The company that signs up.")],
+    email: Annotated[
+        str | None,
+        typer.Option(
+            help="Its e-mail, as typed in the web form (none, or an invalid one, "
+            "is blocked at load)."
+        ),
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Simulate a new client signing up in the demo CRM (a client, its primary contact and
+    its onboarding note); the sensor or `hub run` then drafts for it."""
+    from hub.demo import SOURCES_FOLDER
+    from hub.demo.generate import sign_up
+    from hub.recipients import usable_address
+
+    if not name.strip():
+        raise typer.BadParameter('a company name, e.g. "Quayside Health Inc".')
+    loaded = _demo_project(config)
+    done = sign_up(loaded.root / SOURCES_FOLDER, name.strip(), email)
+    client, (_, person, _, _, role) = done.client, done.client.contacts[0]
+    said = (
+        f"Signed up {client.client_id} {client.company} ({email or 'no e-mail'}) in "
+        f"{SOURCES_FOLDER}/crm.sqlite: one client (created_at {done.created_at}), its primary "
+        f"contact {person} ({role}), and its onboarding note "
+        f"{done.note.relative_to(loaded.root)} (kick-off {done.kickoff})."
+    )
+    console.print(said, markup=False, highlight=False)
+    _, problem = usable_address(email)
+    if problem:
+        console.print(
+            f"Its e-mail is not usable ({problem}): the load keeps the row out of the store "
+            "(in rejects, with the reason), its case is blocked and no agent runs for it.",
+            markup=False,
+            highlight=False,
+        )
+    lines = [
+        f"  {cmd:<35} # {why}" for cmd, why in _after_signup(loaded, client.client_id, problem)
+    ]
+    console.print("\nNext:", *lines, sep="\n", markup=False, highlight=False, soft_wrap=True)
+
+
+def _after_signup(loaded: HubConfig, key: str, problem: str) -> list[tuple[str, str]]:
+    """What happens to signup `key` next, and the commands that show it."""
+    hub = report.hub_command()
+    agents = {name: agent for name, agent in loaded.agents.items() if agent.signups}
+    if not agents:  # hub.yaml was changed: no sensor, the next run drafts for everyone
+        return [(f"{hub} run", "no agent has `signups:` in hub.yaml: the next run drafts for it")]
+    name, agent = next(iter(agents.items()))
+    if problem:
+        picked = f"one new partition {key} of agents/{name}, whose run stops at the agent"
+        query = f"select location, reason from rejects.{agent.signups.table}"
+        seen = f"{key}'s case: blocked, and why"
+        then = [(f"{hub} sql --as steward '{query}'", "its row, held back, and the fix")]
+    else:
+        picked = f"one new partition {key} of agents/{name}, one run, one draft"
+        seen = f"{key}'s case: awaiting approval, and its age"
+        then = [
+            (f"{hub} drafts --status pending", "its draft's id"),
+            (f"{hub} draft ID", "read it"),
+            (f"{hub} approve ID --by NAME", f"then `{hub} deliver` (in the UI: the sensor)"),
+        ]
+    return [
+        (f"{hub} ui", f"while it runs, new_signups_sensor takes {key} within 30 s: {picked}"),
+        (f"{hub} run", "without the UI: the same, for every new signup"),
+        (f"{hub} status", seen),
+        *then,
+    ]
+
+
+def _demo_project(config: Path | None) -> HubConfig:
+    """The demo project `hub demo` built here, or a ConfigError saying how to get one."""
+    from hub.demo import DEMO_CONFIG, SOURCES_FOLDER
+
+    path = config_path(config)
+    fix = "Fix: run `hub demo` in an empty folder first, then this command in that folder."
+    if not path.exists():
+        raise ConfigError(f"no demo project here: {path} does not exist. {fix}")
+    loaded = load_config(path)
+    if loaded.project != load_config(DEMO_CONFIG).project:
+        raise ConfigError(f"{path} is project {loaded.project!r}, not the demo. {fix}")
+    if not (loaded.root / SOURCES_FOLDER / "crm.sqlite").exists():
+        raise ConfigError(f"the demo's sources are not in {loaded.root / SOURCES_FOLDER}. {fix}")
+    return loaded
 
 
 def _remove_file(target: Path) -> None:
@@ -167,14 +266,14 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON, for script
 
 @app.command()
 def status(config: ConfigOption = None, as_json: JsonOption = False) -> None:
-    """Rows per table, rejected rows, checks, drafts and the agents' gates. Exit code 1
-    when an agent may not run."""
+    """Rows per table, rejected rows, checks, drafts, the agents' gates and the open
+    onboarding cases with their age. Exit code 1 when an agent may not run."""
     if as_json:
         loaded = load_config(config)
         state = report.status(loaded, Store.of(loaded))
         print(json.dumps(state.as_dict(), indent=2, default=str))
     else:
-        state = print_summary(console, config_path(config), {}, None)
+        state = print_summary(console, config_path(config), {}, None, show_cases=True)
     if not all(verdict.open for verdict in state.gates.values()):
         raise typer.Exit(1)
 
@@ -273,16 +372,21 @@ def draft(
     _show_draft(load_config(config), _store(config), draft_id)
 
 
-def _show_draft(loaded, store: Store, draft_id: str) -> dict:  # noqa: ANN001 - HubConfig
+def _show_draft(loaded, store: Store, draft_id: str, without: list[str] = ()) -> dict:  # noqa: ANN001 - HubConfig
+    """Print the draft as the approver must see it; returns it with the hash of what was
+    shown (recipient, content, the actions not in `without`), which an approval binds."""
     import json
 
-    from hub.drafts import content_hash, get
+    from hub import actions
+    from hub.drafts import approval_digest, get
     from hub.recipients import recipient_of, usable_address
 
     with store.reader() as con:
         row = get(con, draft_id)
         found = recipient_of(con, loaded, row["subject_id"])
-    address, problem = usable_address(found)
+        address, problem = usable_address(found)
+        proposed = actions.of_draft(con, draft_id)
+        seen = approval_digest(con, row, address, list(without))
     console.print(row["title"], style="bold", markup=False, highlight=False, end="")
     console.print(f"  ({row['status']}, mode {row['mode']}, model {row['model']})", markup=False)
     if row["reason"]:
@@ -298,8 +402,13 @@ def _show_draft(loaded, store: Store, draft_id: str) -> dict:  # noqa: ANN001 - 
     refused = [c for c in json.loads(row["tool_calls"] or "[]") if c.get("refused")]
     for call in refused:
         console.print(f"refused tool call: {call['refused']}", style="dim", markup=False)
+    if proposed:
+        console.print("\nProposed actions (approve --without ID to leave one out):")
+        for action in proposed:
+            leaving = " — left out" if action.action_id in without else ""
+            said = f"  {action.action_id}  [{action.status}] {action.summary()}{leaving}"
+            console.print(said, markup=False, highlight=False)
     console.print(f"\ncitations: {row['citations']}", style="dim", markup=False)
-    seen = content_hash(address, row["title"], row["body"])
     return {**row, "needs_review": bool(reasons), "seen_sha256": seen}
 
 
@@ -310,15 +419,20 @@ def approve(
     yes: Annotated[
         bool, typer.Option("--yes", help="Approve a draft flagged needs_review without asking.")
     ] = False,
+    without: Annotated[
+        list[str] | None,
+        typer.Option("--without", help="Leave out this proposed action (its id, A-…); repeatable."),
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Approve a pending draft as it is now (its recipient and content are bound by a hash);
-    delivery then sends it (sensor or `hub deliver`)."""
+    """Approve a pending draft as it is now, with its proposed actions but those given with
+    --without (its recipient, content and approved actions are bound by a hash); delivery
+    then sends it and executes the actions, once each (sensor or `hub deliver`)."""
     from hub.drafts import DraftError
     from hub.drafts import approve as approve_draft
 
     loaded, store = load_config(config), _store(config)
-    shown = _show_draft(loaded, store, draft_id)
+    shown = _show_draft(loaded, store, draft_id, without or [])
     if shown["needs_review"] and not yes:
         if not sys.stdin.isatty():
             raise DraftError(
@@ -326,9 +440,12 @@ def approve(
                 "approve with --yes, or reject it with --reason."
             )
         typer.confirm("This draft is flagged needs_review. Approve it anyway?", abort=True)
-    digest = approve_draft(store, loaded, draft_id, by, seen=shown["seen_sha256"])
+    digest = approve_draft(
+        store, loaded, draft_id, by, seen=shown["seen_sha256"], without=without or []
+    )
+    left_out = f", without {', '.join(without)}" if without else ""
     console.print(
-        f"Approved {draft_id} (content sha256 {digest[:12]}…). It is delivered by the next "
+        f"Approved {draft_id}{left_out} (sha256 {digest[:12]}…). It is delivered by the next "
         "`hub deliver` or the sensor, only if it still hashes the same."
     )
 

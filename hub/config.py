@@ -223,6 +223,9 @@ class AgentConfig(Model):
     memory_limit: str = "512MB"
     "DuckDB memory limit of the agent's sandbox."
     llm: LLMConfig = Field(default_factory=LLMConfig)
+    actions: list[Literal["meeting", "task"]] = Field(default_factory=list)
+    "Actions the agent may propose with a draft (a kick-off `meeting` invitation, a CRM "
+    "`task`); a human approves each, delivery executes them."
     signups: SignupsConfig | None = None
     "Draft per client as each signs up (a sensor and one partition per client), not in batch."
 
@@ -281,6 +284,19 @@ class SMTPConfig(Model):
         return f"{self.host}:{self.port}"
 
 
+class TasksConfig(Model):
+    """Where approved `task` actions are written back: a table of a `sql` source (the CRM)."""
+
+    source: str
+    "The `sql` source whose database receives the tasks."
+    table: str = "tasks"
+    "Its table, with the columns task_id, client_id, title, due_date, notes, draft_id, "
+    "created_by, created_at (Groundwork never creates it)."
+    client_table: str | None = None
+    "The raw table of that source whose key is the client's id there (default: the source's "
+    "first table an entity maps)."
+
+
 class DeliveryConfig(Model):
     outbox: str = "outbox"
     "Folder where approved drafts are written as `.eml` files (when no `smtp` is set)."
@@ -291,6 +307,11 @@ class DeliveryConfig(Model):
     recipient_column: str = "email"
     smtp: SMTPConfig | None = None
     "Send approved drafts through this mail server; unset: write them to the outbox."
+    tasks: TasksConfig | None = None
+    "Write approved `task` actions back to this CRM table."
+    on_action_failure: Literal["hold", "send"] = "hold"
+    "`hold`: a draft whose approved task cannot be written is not sent (all or nothing); "
+    "`send`: the e-mail goes out and the task is marked failed."
 
 
 class StoreConfig(Model):

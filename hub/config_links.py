@@ -372,6 +372,16 @@ def _delivery(config: HubConfig, tables: dict[str, Columns]) -> list[Problem]:
     for key in ("recipient_key", "recipient_column"):
         column = getattr(delivery, key)
         found += _missing_columns(("delivery", key), delivery.recipients_from, [column], tables)
+    if delivery.tasks:
+        sql = [s for s, src in config.sources.items() if src.kind == "sql"]
+        if delivery.tasks.source not in sql:
+            found.append(
+                Problem(
+                    ("delivery", "tasks", "source"),
+                    f"no sql source {delivery.tasks.source} to write tasks back to",
+                    f"name {_choices(delivery.tasks.source, sql)}.",
+                )
+            )
     return found
 
 

@@ -40,7 +40,7 @@ from pathlib import Path
 
 import duckdb
 
-from hub import drafts, smtp
+from hub import actions, drafts, smtp
 from hub.config import HubConfig
 from hub.recipients import recipient_of, usable_address
 from hub.secrets import scrub
@@ -182,13 +182,18 @@ def _commit_sending(
             drafts.void_approval(con, draft_id, why, run_id)
             return Outcome(draft_id, "pending", why)
         try:
-            attachments = _attachments(con, config, draft)
+            attachments = _attachments(con, config, draft, address)
             message = _message(config.delivery.sender, address, draft, attachments)
         except ValueError as exc:  # a header the e-mail library refuses to write
             why = scrub(f"the message cannot be written ({exc}); nothing was sent")
             drafts.mark_failed(con, draft_id, why, run_id)
             return Outcome(draft_id, "failed", why)
-        _before_sending(con, config, draft, run_id)
+        try:
+            _before_sending(con, config, draft, run_id)
+        except actions.ActionError as exc:  # all or nothing: no e-mail without its task
+            why = f"nothing was sent: {exc}"
+            drafts.mark_not_sent(con, draft_id, why, run_id)
+            return Outcome(draft_id, "approved", why)
         smtp_settings = config.delivery.smtp
         channel = f"smtp {smtp_settings.server}" if smtp_settings else "outbox"
         drafts.mark_sending(con, draft_id, channel, run_id)
@@ -201,17 +206,41 @@ def _commit_sending(
 def _before_sending(
     con: duckdb.DuckDBPyConnection, config: HubConfig, draft: dict, run_id: str | None
 ) -> None:
-    """Seam: what must be done for a draft before it is committed `sending` (the approved CRM
-    task's write-back goes here). It runs in the transaction that commits `sending`: an
-    error rolls that back, so the draft stays approved and nothing is sent."""
+    """The draft's approved CRM tasks, written back before it is committed `sending`, in
+    the same store transaction that records them done. `actions.ActionError` when they
+    cannot be written and `delivery.on_action_failure` is `hold` (nothing is sent); with
+    `send` they are recorded failed and the message goes out."""
+    tasks = [a for a in actions.approved_actions(con, draft["draft_id"]) if a.kind == "task"]
+    if not tasks:
+        return
+    try:
+        written = actions.write_tasks(config, con, draft["subject_id"], tasks)
+    except actions.ActionError as exc:
+        if config.delivery.on_action_failure == "hold":
+            raise
+        for task in tasks:
+            actions.mark_failed(con, task, f"{exc} (the e-mail was sent without it)")
+        return
+    for task in tasks:
+        already = task.action_id not in written  # an earlier attempt wrote it, then died
+        details = {"table": config.delivery.tasks.table, "already_there": already}
+        actions.mark_done(con, task, {**details, "run_id": run_id})
 
 
 def _attachments(
-    con: duckdb.DuckDBPyConnection, config: HubConfig, draft: dict
+    con: duckdb.DuckDBPyConnection, config: HubConfig, draft: dict, address: str
 ) -> list[tuple[str, str, bytes]]:
-    """Seam: files sent with a draft's message, as (file name, MIME type, content): the
-    approved calendar invitation (`.ics`) goes here. None yet."""
-    return []
+    """Files sent with a draft's message, as (file name, MIME type, content): an iCalendar
+    invitation per approved meeting (recorded done once the message is delivered)."""
+    return [
+        (
+            f"{meeting.action_id}.ics",
+            "text/calendar",
+            actions.invitation(meeting, organizer=config.delivery.sender, attendee=address),
+        )
+        for meeting in actions.approved_actions(con, draft["draft_id"])
+        if meeting.kind == "meeting"
+    ]
 
 
 def _record(store: Store, ready: _Ready, result: SendResult, run_id: str | None) -> Outcome:
@@ -226,6 +255,9 @@ def _record(store: Store, ready: _Ready, result: SendResult, run_id: str | None)
             if ready.channel != "outbox":
                 details["attempts"] = result.attempts
             drafts.mark_delivered(con, draft_id, ready.address, details)
+            for meeting in actions.approved_actions(con, draft_id):  # sent with the message
+                if meeting.kind == "meeting":
+                    actions.mark_done(con, meeting, {"sent_with": draft_id, "run_id": run_id})
             return Outcome(draft_id, "delivered", result.detail)
         if result.outcome == "refused" and result.permanent:
             why = f"{result.detail}; nothing was sent"

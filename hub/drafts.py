@@ -10,8 +10,9 @@ inputs writes nothing, so the subject's draft keeps its id, whatever its status;
 input gives a new draft, which makes a pending one `superseded`, with a reason naming what
 changed (and the new one says which draft it replaces). A subject whose draft was approved
 or delivered is done: it is never drafted again. Approval binds the content:
-it records the SHA-256 of the canonical draft (recipient, subject line, body) in
-`approved_sha256` and the audit trail, and delivery sends only what hashes the same.
+it records the SHA-256 of the canonical draft (recipient, subject line, body, and the
+proposed actions the approver kept, `hub.actions`) in `approved_sha256` and the audit
+trail, and delivery sends only what hashes the same.
 Each subject has at most one live draft per agent, and every change of status lands in the
 audit trail in the same transaction, so `hub audit verify` can replay the trail and find a
 draft changed behind its back.
@@ -22,12 +23,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from hub import audit
+from hub import actions, audit
 from hub.agents.inputs import changes, digest, sha256
 from hub.recipients import recipient_of, usable_address
 from hub.schema import columns_of
@@ -83,6 +84,8 @@ class NewDraft:
     trace_id: str
     inputs: dict[str, Any] | None = None
     "The fingerprint's parts (`hub.agents.inputs`); None: unknown, so never the same."
+    actions: list[dict[str, Any]] = field(default_factory=list)
+    "Proposed actions (`hub.actions` payloads), executed only once a human approved them."
 
     @property
     def inputs_sha256(self) -> str | None:
@@ -148,6 +151,15 @@ def differs_from_creation(draft: dict[str, Any], created: dict[str, Any] | None)
         return "its citations, tool calls, model or other details differ from what was written"
     if draft.get("inputs_sha256") != created.get("inputs_sha256"):
         return "its input fingerprint differs from the one recorded when the agent wrote it"
+    return None
+
+
+def actions_differ(
+    con: duckdb.DuckDBPyConnection, draft_id: str, created: dict[str, Any] | None
+) -> str | None:
+    """Whether the draft's proposed actions are not the ones the agent wrote."""
+    if created and actions.as_written(con, draft_id) != (created.get("actions") or []):
+        return "its proposed actions differ from the ones the agent wrote"
     return None
 
 
@@ -375,6 +387,7 @@ def _insert(
         f"INSERT INTO agents.drafts ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
         list(row.values()),
     )
+    proposed = actions.record(con, draft.draft_id, draft.actions)
     audit.append(
         con,
         actor=f"agent:{agent}",
@@ -395,6 +408,7 @@ def _insert(
             "inputs_sha256": draft.inputs_sha256,
             "inputs": draft.inputs,
             "drafted_because": because,
+            "actions": proposed,
         },
     )
 
@@ -403,16 +417,23 @@ def _insert(
 
 
 def approve(
-    store: Store, config: HubConfig, draft_id: str, by: str, seen: str | None = None
+    store: Store,
+    config: HubConfig,
+    draft_id: str,
+    by: str,
+    seen: str | None = None,
+    without: list[str] = (),
 ) -> str:
-    """Approve a pending draft for the recipient it has now; returns the content hash the
-    approval binds. `seen` is the hash of what the approver was shown: if the draft or its
-    recipient changed since, the approval is refused. A draft whose recipient cannot be
+    """Approve a pending draft for the recipient it has now, with its proposed actions but
+    those in `without` (declined); returns the hash the approval binds (recipient, content
+    and approved actions). `seen` is the hash of what the approver was shown: if the draft or
+    its recipient changed since, the approval is refused. A draft whose recipient cannot be
     delivered to is refused."""
     _require_decider(by)
     with store.transaction() as con:
         draft = _pending(con, draft_id, "approved")
-        changed = differs_from_creation(draft, creation_record(con, draft_id))
+        created = creation_record(con, draft_id)
+        changed = differs_from_creation(draft, created) or actions_differ(con, draft_id, created)
         if changed:
             raise DraftError(
                 f"draft {draft_id} cannot be approved: {changed}, so it was changed outside "
@@ -424,7 +445,11 @@ def approve(
                 f"draft {draft_id} cannot be approved: {problem}. Fix the subject's e-mail in "
                 "its source, reload, then let the agent draft again."
             )
-        digest = content_hash(recipient, draft["title"], draft["body"])
+        try:
+            chosen = actions.decide(con, draft_id, list(without), by)
+        except actions.ActionError as exc:
+            raise DraftError(str(exc)) from None
+        digest = approval_digest(con, draft, recipient, list(without))
         if seen is not None and seen != digest:
             raise DraftError(
                 f"draft {draft_id} or its recipient changed while you were reading it; nothing "
@@ -440,7 +465,11 @@ def approve(
             actor=f"human:{by}",
             action="draft.approve",
             target=draft_id,
-            details={"content_sha256": digest, "needs_review": draft["needs_review"]},
+            details={
+                "content_sha256": digest,
+                "needs_review": draft["needs_review"],
+                **(chosen if chosen["approved"] or chosen["declined"] else {}),
+            },
         )
     return digest
 
@@ -483,10 +512,20 @@ def _pending(con: duckdb.DuckDBPyConnection, draft_id: str, becoming: str) -> di
 # --- writing: delivery -----------------------------------------------------------------
 
 
-def approval_digest(con: duckdb.DuckDBPyConnection, draft: dict[str, Any], address: str) -> str:
-    """What an approval binds, computed the same way when approving and when sending: the
-    recipient, subject line and body (the approved actions will join them)."""
-    return content_hash(address, draft["title"], draft["body"])
+def approval_digest(
+    con: duckdb.DuckDBPyConnection,
+    draft: dict[str, Any],
+    address: str | None,
+    without: list[str] = (),
+) -> str:
+    """What an approval binds, computed the same way when showing, approving and sending:
+    the recipient, subject line and body, and the approved actions (id, kind, payload): for
+    a pending draft, each one not in `without` (what the approver is about to decline); once
+    decided, each one not declined. A draft without actions hashes as its content alone."""
+    content = content_hash(address, draft["title"], draft["body"])
+    decided = draft["status"] != "pending"
+    bound = actions.bound(con, draft["draft_id"], list(without), decided=decided)
+    return sha256({"content": content, "actions": bound}) if bound else content
 
 
 def mark_sending(

@@ -6,20 +6,25 @@ import os
 import shutil
 import sys
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from hub import drafts, gate
+from hub import cases, drafts, gate
 from hub.config import HubConfig, load_config
 from hub.demo import DEMO_CONFIG
 from hub.runner import fix_for
 from hub.secrets import scrub
-from hub.store import Store
+from hub.store import Store, table_exists
 from quality.specs import table_checks
+
+if TYPE_CHECKING:
+    import duckdb
 
 
 @dataclass
@@ -64,6 +69,9 @@ class Status:
     "agent -> its gate"
     first_pending: str | None
     "The oldest pending draft, for the next-steps hint."
+    cases: list[dict[str, Any]] | None = None
+    "The onboarding cases not closed (delivered or duplicate), oldest signup first; None when "
+    "no agent has `signups:`."
 
     def checks(self, *states: str) -> list[tuple[str, gate.CheckState]]:
         return [(t.table, c) for t in self.tables for c in t.checks if c.state in states]
@@ -76,6 +84,7 @@ class Status:
                 for name, verdict in self.gates.items()
             ],
             "drafts": self.drafts,
+            **({"open_cases": self.cases} if self.cases is not None else {}),
         }
 
 
@@ -102,7 +111,43 @@ def status(config: HubConfig, store: Store) -> Status:
         counts = drafts.counts(con)
         gates = {name: gate.evaluate_agent(con, config, name) for name in config.agents}
         pending = drafts.first_pending(con)
-    return Status(tables, counts, gates, pending)
+        still_open = open_cases(con, config)
+    return Status(tables, counts, gates, pending, still_open)
+
+
+def open_cases(con: duckdb.DuckDBPyConnection, config: HubConfig) -> list[dict[str, Any]] | None:
+    """The cases not closed, with their age; None when no agent has `signups:`, [] on a
+    store from before cases (a reader cannot create `agents.cases`; the next run does)."""
+    if not any(agent.signups for agent in config.agents.values()):
+        return None
+    if not table_exists(con, "agents", "cases"):
+        return []
+    frame = cases.clock(con)
+    frame = frame[~frame["status"].isin(cases.CLOSED)]
+    return [
+        {
+            "agent": row["agent"],
+            "client": row["signup_key"],
+            "subject_name": row["subject_name"],
+            "status": row["status"],
+            "signed_up_at": row["signed_up_at"].isoformat(),
+            "age": human_age(row["age"]),
+            "age_seconds": int(row["age"].total_seconds()),
+            "draft_id": row["draft_id"],
+            "reason": row["reason"] if row["status"] == "blocked" else None,
+        }
+        for row in frame.astype(object).where(frame.notna(), None).to_dict("records")
+    ]
+
+
+def human_age(age: timedelta) -> str:
+    """`3 d 4 h`, `2 h 5 min`, `12 min`: how long a case has been open, at a glance."""
+    minutes = max(int(age.total_seconds() // 60), 0)
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    if days:
+        return f"{days} d {hours} h"
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min"
 
 
 def print_summary(
@@ -111,9 +156,11 @@ def print_summary(
     seconds: dict[str, float],
     run_id: str | None,
     failures: dict[str, str] | None = None,
+    show_cases: bool = False,
 ) -> Status:
     """The summary `hub demo`, `hub run` and `hub status` print, then the run's `failures`
-    (step -> why) and the next steps; returns what it shows."""
+    (step -> why) and the next steps; returns what it shows. `show_cases`: the open
+    onboarding cases as a table (`hub status`), not just their count."""
     loaded = load_config(path)
     state = status(loaded, Store.of(loaded))
     tables = Table("table", "rows", "rejected", title="Store " + str(loaded.store.path))
@@ -145,6 +192,12 @@ def print_summary(
         "Drafts: "
         + (", ".join(f"{n} {s}" for s, n in state.drafts.items()) if state.drafts else "none")
     )
+    if state.cases and show_cases:
+        print_cases(console, loaded, state.cases)
+    elif state.cases:
+        statuses = [case["status"] for case in state.cases]
+        counted = ", ".join(f"{statuses.count(s)} {s}" for s in dict.fromkeys(statuses))
+        console.print(f"Open cases: {counted} (`{hub_command()} status` lists them).")
     if seconds:
         console.print("Seconds per stage: " + ", ".join(f"{k} {v:.1f}" for k, v in seconds.items()))
     if run_id:
@@ -156,6 +209,45 @@ def print_summary(
     ]
     console.print("\nNext:", *lines, sep="\n", markup=False, soft_wrap=True)
     return state
+
+
+def print_cases(console: Console, config: HubConfig, open_cases: list[dict[str, Any]]) -> None:
+    """The open onboarding cases, oldest signup first: who, where each stands, since when;
+    then why each blocked one is blocked and where its row waits."""
+    colours = {"blocked": "red", "failed": "red", "awaiting approval": "yellow"}
+    grid = Table(
+        title="Open onboarding cases",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    grid.add_column("client", no_wrap=True)
+    grid.add_column("name", min_width=10)
+    for heading in ("status", "signed up", "age", "draft"):
+        grid.add_column(heading, no_wrap=True)
+    for case in open_cases:
+        grid.add_row(
+            Text(case["client"]),
+            Text(case["subject_name"] or ""),
+            Text(case["status"], style=colours.get(case["status"], "green")),
+            Text(case["signed_up_at"][:10]),
+            Text(case["age"]),
+            Text(case["draft_id"] or ""),
+        )
+    console.print(grid)
+    blocked = [case for case in open_cases if case["reason"]]
+    for case in blocked:
+        line = Text.assemble(("  ✗ ", "red"), case["reason"])
+        console.print(line, highlight=False)
+    for table in sorted({config.agents[case["agent"]].signups.table for case in blocked}):
+        query = f"select location, reason from rejects.{table}"
+        console.print(
+            "  Fixed at the source, the next load takes it; its row and the fix: "
+            f"`{hub_command()} sql --as steward '{query}'`",
+            markup=False,
+            highlight=False,
+        )
 
 
 def print_failures(console: Console, failures: dict[str, str]) -> None:
@@ -190,6 +282,11 @@ def next_steps(config: HubConfig, state: Status, failed: bool) -> list[tuple[str
     if built:
         query = f'import hub; print(hub.sql("select * from {built[0]}"))'
         steps.append((f"{_as_typed(sys.executable, 'python')} -c '{query}'", ""))
+    if config.project == load_config(DEMO_CONFIG).project and not (failed or blocked):
+        signup = (
+            f'{hub} demo signup --name "Quayside Health Inc" --email ada.byron@quaysidehealth.com'
+        )
+        steps.append((signup, "a new client signs up: one case, one draft"))
     return steps
 
 

@@ -262,10 +262,11 @@ def replace_file(path: Path, data: bytes) -> None:
 
 
 def _drafts_ddl() -> str:
-    from hub.cases import DDL as CASES  # the tables' owners; imported here to keep imports
-    from hub.drafts import DDL  # one way
+    from hub.actions import DDL as ACTIONS  # the tables' owners; imported here to keep
+    from hub.cases import DDL as CASES  # imports one way
+    from hub.drafts import DDL
 
-    return DDL + CASES
+    return DDL + ACTIONS + CASES
 
 
 def _lock_holder(exc: Exception) -> str:

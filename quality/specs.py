@@ -73,6 +73,13 @@ def table_checks(config: HubConfig) -> dict[str, list[CheckSpec]]:
                 "target": reference.target_table("raw"),
                 "target_columns": reference.target_columns,
             }
+            signups = [
+                name
+                for name, agent in config.agents.items()
+                if agent.signups and f"raw.{agent.signups.table}" == kwargs["target"]
+            ]
+            if signups and len(columns) == 1:  # a row of a blocked signup is held back
+                kwargs["held_back_by"] = signups
             name = reference.name or "references__" + as_check_name("__".join(columns))
             blocking = reference.severity == "error"
             specs.append(CheckSpec(ref, name, blocking, kwargs=kwargs, sql="references"))

@@ -66,10 +66,14 @@ def _references(con: duckdb.DuckDBPyConnection, spec: CheckSpec, key: list[str])
     total, missing = con.execute(
         f"SELECT count(*), count(*) FILTER (WHERE NOT ({present})) FROM {table} t"
     ).fetchone()
+    held_back = _held_back(con, spec.kwargs.get("held_back_by"))
+    if held_back:  # a blocked signup's row was kept out of the target: its own case says why
+        present += f" AND NOT list_contains(?, CAST(t.{quote_column(columns[0])} AS VARCHAR))"
     count, sample, sample_keys = con.execute(
         f"SELECT count(*), min_by({value}, t.rowid, {SAMPLE_SIZE}), "
         f"min_by({row_key}, t.rowid, {SAMPLE_SIZE}) "
-        f"FROM {table} t ANTI JOIN {target} r ON {' AND '.join(pairs)} WHERE {present}"
+        f"FROM {table} t ANTI JOIN {target} r ON {' AND '.join(pairs)} WHERE {present}",
+        [held_back] if held_back else [],
     ).fetchone()
     metadata = {
         "element_count": total,
@@ -80,7 +84,22 @@ def _references(con: duckdb.DuckDBPyConnection, spec: CheckSpec, key: list[str])
     }
     if count:
         metadata |= {"unexpected_sample": sample, "unexpected_keys": sample_keys}
+    if held_back:
+        metadata["held_back_signups"] = held_back
     return Verdict(spec.name, count == 0, metadata)
+
+
+def _held_back(con: duckdb.DuckDBPyConnection, agents: list[str] | None) -> list[str]:
+    """The keys of blocked signups (`hub.cases`): their rows are kept out of the signup
+    table, so rows referring to them are that client's problem, not the table's."""
+    if not agents or not table_exists(con, "agents", "cases"):
+        return []
+    rows = con.execute(
+        "SELECT DISTINCT signup_key FROM agents.cases WHERE status = 'blocked' "
+        "AND list_contains(?, agent) ORDER BY 1",
+        [agents],
+    ).fetchall()
+    return [r[0] for r in rows]
 
 
 def _equal(mine: str, my_type: str, theirs: str, their_type: str) -> str:

@@ -123,18 +123,25 @@ def test_records_cut_off_the_end_are_caught_even_after_new_appends(
     built_demo: DemoProject,
 ) -> None:
     store, config = built_demo.store, built_demo.config
-    (first, _), (second, _), (third, _), *_ = pending(built_demo)
+    (first, _), (second, _), (third, _), (fourth, _), *_ = pending(built_demo)
     drafts.approve(store, config, first, by="maria")
     deliver_approved(config, store)
     assert verify(built_demo).ok
     last = int(steward("SELECT max(seq) AS n FROM meta.audit_log").n[0])
-    tamper(built_demo, "DELETE FROM meta.audit_log WHERE seq >= ?", [last - 1])
+    sending = int(
+        steward(
+            "SELECT seq FROM meta.audit_log WHERE action = 'draft.sending' AND target = ?",
+            [first],
+        ).seq[0]
+    )  # then the delivery, and its invitation's execution
+    tamper(built_demo, "DELETE FROM meta.audit_log WHERE seq >= ?", [sending])
 
     verdict = verify(built_demo)
-    assert not verdict.ok and f"records {last - 1}-{last} were cut off the end" in verdict.problem
+    assert not verdict.ok and f"records {sending}-{last} were cut off the end" in verdict.problem
     # Groundwork goes on writing; the anchor does not follow a trail that was cut
     drafts.reject(store, second, by="maria", reason="not now")
     drafts.reject(store, third, by="maria", reason="not now")
+    drafts.reject(store, fourth, by="maria", reason="not now")  # as many records as were cut
     verdict = verify(built_demo)
     assert not verdict.ok and f"record {last} is not the record" in verdict.problem
     # an attacker who also rewrites the anchor is caught by the head the message carries
@@ -142,10 +149,10 @@ def test_records_cut_off_the_end_are_caught_even_after_new_appends(
         seq, digest = audit_head(con)
     store.audit_anchor.write_text(json.dumps({"seq": seq, "hash": digest}))
     sent = email.message_from_bytes((built_demo.root / "outbox" / f"{first}.eml").read_bytes())
-    assert sent["X-Groundwork-Audit-Head"].startswith(f"{last - 1}:")
+    assert sent["X-Groundwork-Audit-Head"].startswith(f"{sending}:")
     verdict = verify(built_demo)
     assert not verdict.ok
-    assert f"{first}.eml was sent when the trail's head was record {last - 1}" in verdict.problem
+    assert f"{first}.eml was sent when the trail's head was record {sending}" in verdict.problem
 
 
 def test_unusable_recipients_fail_one_by_one_and_the_others_go_out(

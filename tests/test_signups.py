@@ -35,8 +35,13 @@ def sign_up(project: DemoProject, key: str, company: str, email: str | None) -> 
     (project.root / "demo" / "docs" / f"{key.lower()}.md").write_text(note)
 
 
-def tick(project: DemoProject, cursor: str | None = None):  # noqa: ANN201 - sensor result
-    """One evaluation of the sensor, as the daemon runs it; applies its partition requests."""
+CURSORS: dict[str, str | None] = {}
+
+
+def tick(project: DemoProject, *, restarted: bool = False):  # noqa: ANN201 - sensor result
+    """One evaluation of the sensor, as the daemon runs it (with the cursor it kept, or none
+    after a restart that lost it); applies its partition requests."""
+    cursor = None if restarted else CURSORS.get(str(project.root))
     instance = dagster_instance(project.root)
     hub = HubResource(config_path=str(project.config_path))
     context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"hub": hub})
@@ -46,6 +51,7 @@ def tick(project: DemoProject, cursor: str | None = None):  # noqa: ANN201 - sen
     )
     result = sensor(context)
     if isinstance(result, dg.SensorResult):
+        CURSORS[str(project.root)] = result.cursor
         for request in result.dynamic_partitions_requests or []:
             instance.add_dynamic_partitions(request.partitions_def_name, request.partition_keys)
     return result
@@ -73,9 +79,10 @@ def test_a_signup_becomes_one_partition_one_case_one_draft(built_demo: DemoProje
     result = tick(built_demo)
     [request] = result.run_requests
     assert (request.partition_key, request.run_key) == ("C013", "signup:onboarding:C013")
-    # picked up once: a later tick, or a restarted sensor without its cursor, sees nothing
+    # picked up once: a later tick asks nothing; a restarted sensor that lost its cursor asks
+    # the same run key, which Dagster launches once
     assert isinstance(tick(built_demo), dg.SkipReason)
-    assert isinstance(tick(built_demo, cursor=None), dg.SkipReason)
+    assert [r.run_key for r in tick(built_demo, restarted=True).run_requests] == [request.run_key]
 
     run = run_signup(built_demo, "C013")
     assert run.success
@@ -113,8 +120,8 @@ def test_a_blocked_signup_stops_that_client_alone(built_demo: DemoProject) -> No
     sign_up(built_demo, "C013", "Quayside Health Inc", "ada.byron(at)quaysidehealth.com")
     sign_up(built_demo, "C014", "Tidewater Mutual LLC", None)
     sign_up(built_demo, "C015", "Lighthouse Capital Ltd", "grace.hopper@lighthousecap.com")
-    assert [r.partition_key for r in tick(built_demo).run_requests] == ["C013", "C014", "C015"]
-
+    # one client at a time, oldest first (two loads at once would race the gate)
+    assert [r.partition_key for r in tick(built_demo).run_requests] == ["C013"]
     blocked = run_signup(built_demo, "C013")
     assert not blocked.success
     [failure] = blocked.get_step_failure_events()
@@ -123,8 +130,10 @@ def test_a_blocked_signup_stops_that_client_alone(built_demo: DemoProject) -> No
     assert "C013" in why and "not a valid e-mail address" in why and "No agent ran" in why
     assert "ada.byron" not in why  # the reason never repeats the address
 
+    # C013's run loaded all three rows: C014 is blocked already (no run for it), C015 waits
+    assert [r.partition_key for r in tick(built_demo).run_requests] == ["C015"]
     assert run_signup(built_demo, "C015").success
-    assert not run_signup(built_demo, "C014").success
+    assert isinstance(tick(built_demo), dg.SkipReason)  # blocked cases wait for their fix
 
     cases = steward("SELECT signup_key, status, reason FROM agents.cases WHERE signup_key > 'C012'")
     assert dict(zip(cases.signup_key, cases.status, strict=True)) == {
@@ -145,6 +154,21 @@ def test_a_blocked_signup_stops_that_client_alone(built_demo: DemoProject) -> No
         "AND NOT passed"
     )
     assert failed.empty  # the table's checks (rejects and e-mail included) pass for everyone
+
+    # the blocked client's contact refers to a row held back: that client's problem alone
+    with sqlite3.connect(built_demo.root / "demo" / "crm.sqlite") as crm:
+        crm.execute(
+            "INSERT INTO contacts VALUES ('P9013', 'C013', 'Ada Byron', 'ada@x.io', NULL, 'CTO')"
+        )
+    crm.close()
+    from hub.runner import materialize
+
+    assert materialize(built_demo.config_path, ["raw/crm__contacts"]).success
+    reference = steward(
+        "SELECT passed, details FROM meta.check_results WHERE table_name = 'raw.crm__contacts' "
+        "AND check_name = 'references__client_id' ORDER BY evaluated_at DESC LIMIT 1"
+    )
+    assert reference.passed[0] and '"held_back_signups": ["C013", "C014"]' in reference.details[0]
 
     # the refused address is kept for the steward (rejects), nowhere else
     refused = "ada.byron(at)quaysidehealth.com"
@@ -190,6 +214,16 @@ def test_the_same_client_signing_up_twice_has_one_case(built_demo: DemoProject) 
     }
     drafts = steward("SELECT count(*) AS n FROM agents.drafts WHERE subject_name LIKE 'Quayside%'")
     assert drafts.n[0] == 1
+
+    # `hub run` judges every client again: the first signup keeps its case and its draft
+    from hub.runner import materialize
+
+    assert materialize(built_demo.config_path).success
+    cases = steward("SELECT signup_key, status FROM agents.cases WHERE signup_key > 'C012'")
+    assert dict(zip(cases.signup_key, cases.status, strict=True)) == {
+        "C013": "drafted",
+        "C014": "duplicate",
+    }
 
 
 def test_a_source_that_cannot_be_read_is_a_skip_with_the_reason(built_demo: DemoProject) -> None:

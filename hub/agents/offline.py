@@ -3,7 +3,8 @@
 The scripted LLM asks the `FunctionAgent` to call the tools a planner would (search the
 subject's documents, query the subject's facts), then writes the draft from what the tools
 returned: with the agent's own `compose` when `hub/agents/<agent>.py` has one (as
-`hub/agents/onboarding.py` does), else a plain draft of what the tools returned. Every draft
+`hub/agents/onboarding.py` does), else a plain draft of what the tools returned. Actions a
+`compose` proposes are kept only where the agent's `actions` allow them. Every draft
 it writes says `mode: offline`. It exists so the pipeline runs on any machine; configure
 `llm.provider` for real reasoning.
 """
@@ -20,7 +21,12 @@ from hub.store import quote_ident
 
 
 def offline_llm(
-    agent: str, subject_table: str, subject_key: str, subject_id: str, subject_name: str
+    agent: str,
+    subject_table: str,
+    subject_key: str,
+    subject_id: str,
+    subject_name: str,
+    allowed_actions: list[str] = (),
 ) -> Any:
     from llama_index.core.base.llms.types import ChatMessage, MessageRole, ToolCallBlock
     from llama_index.core.llms.mock import MockFunctionCallingLLM
@@ -54,6 +60,8 @@ def offline_llm(
         documents = _loads(results.get("search_documents"))
         facts = (_loads(results.get("sql"), "rows") or [{}])[0]
         draft = write(subject_name, documents, facts)
+        proposed = [a for a in draft.get("actions", []) if a.get("kind") in allowed_actions]
+        draft = {**draft, "actions": proposed} if proposed else _without_actions(draft)
         return ChatMessage(role=MessageRole.ASSISTANT, content=json.dumps(draft))
 
     return MockFunctionCallingLLM(response_generator=respond, is_chat_model=True)
@@ -66,6 +74,10 @@ def compose(name: str, documents: list[dict[str, Any]], facts: dict[str, Any]) -
         lines += ["", f"From {documents[0]['doc_id']}:", documents[0]["quoted_text"].strip()]
     lines += ["", *(f"{key}: {value}" for key, value in facts.items() if value is not None)]
     return {"title": f"Draft for {name}", "body": "\n".join(lines)}
+
+
+def _without_actions(draft: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in draft.items() if key != "actions"}
 
 
 def composer_of(agent: str) -> Callable[..., dict[str, str]]:

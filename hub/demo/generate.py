@@ -26,7 +26,7 @@ import re
 import shutil
 import sqlite3
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 DEMO_CLIENT_COUNT = 12
@@ -151,7 +151,7 @@ class Client:
     @property
     def company(self) -> str:
         """Company name as the CRM spells it."""
-        return f"{self.name} {self.suffix}"
+        return f"{self.name} {self.suffix}".strip()
 
     @property
     def email(self) -> str:
@@ -243,6 +243,10 @@ def _write_crm(path: Path, rows: list[list[str]], contacts: list[list[str]]) -> 
             "CREATE TABLE contacts (contact_id TEXT, client_id TEXT, full_name TEXT, email TEXT,"
             " phone TEXT, role TEXT)"
         )
+        conn.execute(  # where approved follow-up tasks are written back (delivery.tasks)
+            "CREATE TABLE tasks (task_id TEXT PRIMARY KEY, client_id TEXT, title TEXT,"
+            " due_date DATE, notes TEXT, draft_id TEXT, created_by TEXT, created_at TIMESTAMP)"
+        )
         conn.executemany("INSERT INTO clients VALUES (?, ?, ?, ?, ?, ?)", rows)
         conn.executemany("INSERT INTO contacts VALUES (?, ?, ?, ?, ?, ?)", contacts)
     conn.close()
@@ -256,12 +260,13 @@ def _write_csv(path: Path, header: list[str], rows: list[list[str]]) -> None:
         writer.writerows(rows)
 
 
-def _onboarding_notes(rng: random.Random, client: Client) -> str:
-    """Markdown onboarding notes for one client."""
+def _onboarding_notes(rng: random.Random, client: Client, kickoff: date | None = None) -> str:
+    """Markdown onboarding notes for one client (kick-off 7-21 days after it was created,
+    unless `kickoff` says when)."""
     goals = rng.sample(GOALS[client.industry], rng.randint(2, 3))
     integrations = rng.sample(INTEGRATIONS[client.industry], rng.randint(1, 3))
     risks = rng.sample(RISKS[client.industry] + RISKS["any"], rng.randint(1, 2))
-    kickoff = client.created + timedelta(days=rng.randint(7, 21))
+    kickoff = kickoff or client.created + timedelta(days=rng.randint(7, 21))
     owner = client.contacts[0][1]
     lines = [
         "---",
@@ -460,3 +465,110 @@ def generate(
         "tickets": len(tickets),
         "documents": len(docs),
     }
+
+
+# --- one more client signing up, after the demo was built -------------------------------
+
+
+@dataclass
+class Signup:
+    """What `sign_up` wrote: the client and its one contact, its CRM row's `created_at` and
+    its onboarding note."""
+
+    client: Client
+    created_at: str
+    note: Path
+    kickoff: date
+
+
+def sign_up(root: Path, company: str, email: str | None, *, now: datetime | None = None) -> Signup:
+    """A new client as the CRM's web form and its account manager leave it under ``root``
+    (the demo sources): one row in ``clients`` (the next free ``client_id``, ``created_at``
+    now as an ISO-8601 UTC date-time, which sorts and casts like the generated dates), its
+    primary contact in ``contacts`` and its onboarding note in ``docs/`` (kick-off a week
+    from now). The e-mail is kept as given, none or invalid included: the form does not
+    check it, the load does."""
+    when = (now or datetime.now(UTC)).astimezone(UTC)
+    crm = sqlite3.connect(Path(root) / "crm.sqlite")
+    with crm:
+        crm.execute("BEGIN IMMEDIATE")  # the next free ids stay free until the commit
+        client_no = _next_number(crm.execute("SELECT client_id FROM clients"), "C")
+        contact_no = _next_number(crm.execute("SELECT contact_id FROM contacts"), "P")
+        people = {name for (name,) in crm.execute("SELECT full_name FROM contacts")}
+        client_id = f"C{client_no:03d}"
+        rng = random.Random(f"signup:{client_id}:{company}")
+        name, suffix = _split_suffix(company)
+        industry = _industry_of(name) or rng.choice(list(INDUSTRY_WORDS))
+        area = rng.choice(AREA_CODES)
+        client = Client(
+            client_id=client_id,
+            name=name,
+            suffix=suffix,
+            industry=industry,
+            domain=f"{name.replace(' ', '').lower()}.com",
+            area=area,
+            phone_line=f"555-{100 + client_no:04d}",
+            created=when.date(),
+        )
+        person = _person_of(email) or _new_person(rng, people)
+        phone = f"+1 {area} 555-{200 + contact_no:04d}"
+        client.contacts.append((f"P{contact_no:04d}", person, email, phone, rng.choice(ROLES)))
+        # the note first: a load between the two then finds the client with its note
+        kickoff = when.date() + timedelta(days=7)
+        note = _free_note_path(Path(root) / "docs", name, client_id)
+        note.write_text(_onboarding_notes(rng, client, kickoff), encoding="utf-8")
+        created_at = when.strftime("%Y-%m-%dT%H:%M:%SZ")
+        crm.execute(
+            "INSERT INTO clients (client_id, company, email, phone, industry, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [*_crm_row(client)[:5], created_at],
+        )
+        crm.execute(
+            "INSERT INTO contacts (contact_id, client_id, full_name, email, phone, role) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [client.contacts[0][0], client_id, *client.contacts[0][1:]],
+        )
+    crm.close()
+    return Signup(client, created_at, note, kickoff)
+
+
+def _next_number(ids: sqlite3.Cursor, prefix: str) -> int:
+    """One more than the highest `<prefix><number>` id."""
+    found = [re.fullmatch(rf"{prefix}(\d+)", value or "") for (value,) in ids]
+    return max((int(m[1]) for m in found if m), default=0) + 1
+
+
+def _split_suffix(company: str) -> tuple[str, str]:
+    """("Quayside Health", "Inc") of "Quayside Health Inc"; (company, "") without a suffix."""
+    *words, last = company.split()
+    if words and last.rstrip(".").lower() in {s.lower() for s in SUFFIXES}:
+        return " ".join(words), last
+    return " ".join([*words, last]), ""
+
+
+def _industry_of(name: str) -> str | None:
+    """The industry a company name says ("Quayside Health": health), if it says one."""
+    words = set(name.split())
+    return next((kind for kind, names in INDUSTRY_WORDS.items() if words & set(names)), None)
+
+
+def _person_of(email: str | None) -> str | None:
+    """The person an address names (ada.byron@…: Ada Byron), if it names a first and last."""
+    local = (email or "").strip().partition("@")[0]
+    parts = local.split(".")
+    if len(parts) == 2 and all(p.isalpha() for p in parts):
+        return " ".join(p.title() for p in parts)
+    return None
+
+
+def _new_person(rng: random.Random, taken: set[str]) -> str:
+    while (person := f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}") in taken:
+        pass
+    return person
+
+
+def _free_note_path(docs: Path, name: str, client_id: str) -> Path:
+    """docs/<slug>.md like the generated notes, or with the client id when a note of the same
+    company is there (a client signing up twice keeps both notes)."""
+    note = docs / f"{_slug(name)}.md"
+    return docs / f"{_slug(name)}-{client_id.lower()}.md" if note.exists() else note
