@@ -2,21 +2,21 @@
 
 An agent with `signups:` in hub.yaml is partitioned by client (`<agent>_signups`, a
 `DynamicPartitionsDefinition` keyed by the signup table's primary key). `new_signups_sensor`
-reads the signup table's keys from its source (through its connector, never the store) and,
-for each key with no partition yet, adds the partition and requests one run of
-`signup_<agent>`: the signup table's load, everything built from it, and the agent for that
-client alone. A client is picked up once: its partition exists from then on (the sensor
-compares with the partitions, not with its own memory), and the run key is the client's, so
-Dagster launches it once whatever the tick rate, and after a restart. A case still waiting
-for its draft with no run going (the run was killed after the load opened the case, or the
-source was fixed after a blocked signup) is run again, once per change of the case.
+reads the signup table's keys from its source (through its connector, never the store),
+adds a partition for each new one and requests a run of `signup_<agent>` for it: the loads
+of every source the agent reads, everything built from them, and the agent for that client
+alone. One client at a time, oldest first: two runs loading at once would make each other's
+inputs out of date, and the gate would refuse one. A client is picked up once: its partition
+exists from then on, and its run key is the client's (kept in the sensor's cursor, and
+Dagster launches a run key once). A case still waiting for its draft with no run going (the
+run was killed after the load opened the case, or a blocked signup was fixed at the source)
+is run again, once per change of the case.
 """
 
 import json
 
 import dagster as dg
 
-from assets.keys import key_for_table
 from hub import cases
 from hub.config import AgentConfig, HubConfig
 from hub.load import read_columns
@@ -41,16 +41,15 @@ def signup_jobs(config: HubConfig) -> list:
     return [
         dg.define_asset_job(
             signup_job_name(name),
-            selection=(
-                dg.AssetSelection.assets(key_for_table(f"raw.{agent.signups.table}"))
-                .downstream()
-                .required_multi_asset_neighbors()
-                - dg.AssetSelection.key_prefixes(["agents"])  # no other agent: one client
-            )
-            | dg.AssetSelection.assets(agent_key(name)),
+            # everything the agent reads, from its sources: the client's data may be in any
+            # of them (its onboarding note, its billing account), not only the signup table
+            selection=dg.AssetSelection.assets(agent_key(name))
+            .upstream()
+            .required_multi_asset_neighbors(),
             partitions_def=signup_partitions(name),
-            description=f"A new client signed up: load raw.{agent.signups.table}, unify, "
-            f"check, publish, and let agent `{name}` draft for that client alone.",
+            description=f"A new client signed up in raw.{agent.signups.table}: load every "
+            f"source agent `{name}` reads, unify, check, publish, and let it draft for that "
+            "client alone.",
         )
         for name, agent in signup_agents(config).items()
     ]

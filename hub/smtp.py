@@ -130,6 +130,8 @@ def _attempt(settings: SMTPConfig, sender: str, recipient: str, message: bytes) 
             raise smtplib.SMTPResponseException(code, reply)
         step = "DATA"  # from here on the server may end up with the message
         code, reply = smtp.data(message)
+        if code != 250:  # smtplib returns the answer to the message itself, even a refusal
+            raise smtplib.SMTPResponseException(code, reply)
     except smtplib.SMTPResponseException as exc:  # the server answered, and said no
         _close(smtp)
         answer = f"{exc.smtp_code} {said(exc.smtp_error)}"

@@ -54,6 +54,8 @@ class Recorder:
         "Recipients answered with 550."
         self.hang = threading.Event()
         "While set, DATA is taken and never answered."
+        self.data_answers: list[str] = []
+        "Answers to give the message itself, in turn, before the usual 250."
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: ANN001
         self.rcpt_attempts += 1
@@ -71,6 +73,8 @@ class Recorder:
         self.messages.append((list(envelope.rcpt_tos), message, session.ssl is not None))
         while self.hang.is_set():
             await asyncio.sleep(0.05)
+        if self.data_answers:
+            return self.data_answers.pop(0)
         return f"250 2.0.0 Ok: queued as Q{len(self.messages)}"
 
 
@@ -324,6 +328,24 @@ def test_a_refused_recipient_fails_and_the_next_draft_still_goes_out(
     assert again.status == "delivered" and len(recorder.messages) == 2
     with pytest.raises(drafts.DraftError, match="only a draft left sending"):
         drafts.resend(Store.of(load_config()), refused, by="maria")
+    assert verified().ok
+
+
+def test_the_answer_to_the_message_itself_decides(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: tuple[Recorder, int]
+) -> None:
+    """A server that takes the message and then refuses it (found by a real server whose
+    mailbox could not be written: smtplib returns that answer instead of raising)."""
+    recorder, port = server
+    refused, later = project(tmp_path, monkeypatch, plain(port), n=2)
+    recorder.data_answers = ["554 5.6.0 message refused", "452 4.3.1 insufficient storage"]
+
+    outcomes = {o.draft_id: o for o in deliver_approved(load_config(), Store.of(load_config()))}
+
+    assert outcomes[refused].status == "failed" and "554 5.6.0" in outcomes[refused].detail
+    assert draft_row(refused)["status"] == "failed"
+    assert outcomes[later].status == "delivered"  # its 452 was temporary: retried, taken
+    assert len(recorder.messages) == 3  # refused, refused for now, taken
     assert verified().ok
 
 

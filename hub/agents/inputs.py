@@ -5,7 +5,8 @@ supersedes it, and the reason names what changed. The inputs, each hashed on its
 change can be named:
 - `instructions`: the agent's instructions and the runtime's guardrails (its system prompt);
 - `settings`: the products it reads and their keys, its tools, step, time, row, byte and
-  memory limits (the rest of its `hub.yaml` block, except the description and the API key);
+  memory limits, the actions it may propose (the rest of its `hub.yaml` block, except the
+  description and the API key; `actions` only when it has some);
 - `model`: the LLM provider, model and API base; for `offline`, the code that writes the
   draft instead of a model (`hub/agents/offline.py` and the agent's `hub/agents/<name>.py`);
 - `serve.<subjects> row`: the subject's row of its subjects product as the agent audience
@@ -32,7 +33,8 @@ INSTRUCTIONS = "instructions"
 SETTINGS = "settings"
 MODEL = "model"
 DOCUMENTS = "documents"
-_NOT_SETTINGS = {"description", "instructions", "llm"}
+_NOT_SETTINGS = {"description", "instructions", "llm", "signups"}
+"Not what a draft says: signups only decide when the agent runs, for whom."
 _NAMED_AT_MOST = 3
 
 
@@ -45,6 +47,8 @@ def sha256(value: Any) -> str:
 def agent_parts(name: str, agent: AgentConfig, guardrails: str) -> dict[str, str]:
     """The inputs every subject of the agent shares: its prompt, settings and model."""
     settings = agent.model_dump(mode="json", exclude=_NOT_SETTINGS)
+    if not settings.get("actions"):  # an agent that proposes none fingerprints as before
+        settings.pop("actions", None)  # actions existed: its drafts are not superseded
     model: dict[str, Any] = {
         "provider": agent.llm.provider,
         "model": agent.llm.model,
