@@ -12,7 +12,7 @@ from assets import build_definitions
 from assets.signups import signup_partitions
 from hub.config import load_config
 from hub.resource import HubResource
-from hub.runner import dagster_instance
+from hub.runner import dagster_instance, materialize
 from tests.conftest import DemoProject, steward
 
 PARTITIONS = signup_partitions("onboarding").name
@@ -115,6 +115,29 @@ def test_a_signup_becomes_one_partition_one_case_one_draft(built_demo: DemoProje
     assert run_signup(built_demo, "C013").success
     assert drafts_by_subject() == after
 
+    # the same client signs up again (another CRM row, the same address): one case
+    sign_up(built_demo, "C014", "Quayside Health Inc", "Ada.Byron@QuaysideHealth.com")
+    [request] = tick(built_demo).run_requests
+    again = run_signup(built_demo, request.partition_key)
+    assert not again.success
+    [failure] = again.get_step_failure_events()
+    assert failure.step_key == "agents__onboarding", failure.step_failure_data.error
+    assert "same client as C013" in failure.step_failure_data.user_failure_data.description
+    # the agent over every client (as `hub run` ends) judges them all again: the first
+    # signup keeps its case and its draft
+    assert materialize(built_demo.config_path, ["agents/onboarding"]).success
+    cases = steward("SELECT signup_key, status FROM agents.cases WHERE signup_key > 'C012'")
+    assert dict(zip(cases.signup_key, cases.status, strict=True)) == {
+        "C013": "drafted",
+        "C014": "duplicate",
+    }
+    # the second signup's note is the client's now: one live draft, redrafted for it
+    [(live, why)] = steward(
+        "SELECT draft_id, drafted_because FROM agents.drafts "
+        "WHERE subject_name = 'Quayside Health Inc' AND status = 'pending'"
+    ).itertuples(index=False)
+    assert "documents (added c014.md)" in why
+
 
 def test_a_blocked_signup_stops_that_client_alone(built_demo: DemoProject) -> None:
     sign_up(built_demo, "C013", "Quayside Health Inc", "ada.byron(at)quaysidehealth.com")
@@ -161,8 +184,6 @@ def test_a_blocked_signup_stops_that_client_alone(built_demo: DemoProject) -> No
             "INSERT INTO contacts VALUES ('P9013', 'C013', 'Ada Byron', 'ada@x.io', NULL, 'CTO')"
         )
     crm.close()
-    from hub.runner import materialize
-
     assert materialize(built_demo.config_path, ["raw/crm__contacts"]).success
     reference = steward(
         "SELECT passed, details FROM meta.check_results WHERE table_name = 'raw.crm__contacts' "
@@ -186,44 +207,20 @@ def test_a_blocked_signup_stops_that_client_alone(built_demo: DemoProject) -> No
             "UPDATE clients SET email = 'ada.byron@quaysidehealth.com' WHERE client_id = 'C013'"
         )
     crm.close()
+    assert materialize(built_demo.config_path, ["raw/crm__clients"]).success  # a scheduled load
+    status = steward("SELECT status FROM agents.cases WHERE signup_key = 'C013'").status[0]
+    assert status == "drafting"
+    # a case waiting for its draft with no run going (unblocked here; a run killed after its
+    # load leaves the same) is run again by the next tick, once
+    [again] = tick(built_demo).run_requests
+    assert again.partition_key == "C013" and again.run_key.startswith("signup:onboarding:C013:")
+    assert again.tags["dagster/max_runtime"]  # a hung run is ended by run monitoring
     assert run_signup(built_demo, "C013").success
+    assert isinstance(tick(built_demo), dg.SkipReason)
     status = steward("SELECT status FROM agents.cases WHERE signup_key = 'C013'").status[0]
     assert status == "drafted"
     actions = steward("SELECT action FROM meta.audit_log WHERE target = 'onboarding:C013'")
     assert list(actions.action) == ["case.blocked", "case.unblocked", "case.drafted"]
-
-
-def test_the_same_client_signing_up_twice_has_one_case(built_demo: DemoProject) -> None:
-    sign_up(built_demo, "C013", "Quayside Health Inc", "ada.byron@quaysidehealth.com")
-    tick(built_demo)
-    assert run_signup(built_demo, "C013").success
-    sign_up(built_demo, "C014", "Quayside Health Inc", "Ada.Byron@QuaysideHealth.com")
-    tick(built_demo)
-
-    again = run_signup(built_demo, "C014")
-
-    assert not again.success
-    [failure] = again.get_step_failure_events()
-    assert failure.step_key == "agents__onboarding", failure.step_failure_data.error
-    why = failure.step_failure_data.user_failure_data.description
-    assert "same client as C013" in why
-    cases = steward("SELECT signup_key, status FROM agents.cases WHERE signup_key > 'C012'")
-    assert dict(zip(cases.signup_key, cases.status, strict=True)) == {
-        "C013": "drafted",
-        "C014": "duplicate",
-    }
-    drafts = steward("SELECT count(*) AS n FROM agents.drafts WHERE subject_name LIKE 'Quayside%'")
-    assert drafts.n[0] == 1
-
-    # `hub run` judges every client again: the first signup keeps its case and its draft
-    from hub.runner import materialize
-
-    assert materialize(built_demo.config_path).success
-    cases = steward("SELECT signup_key, status FROM agents.cases WHERE signup_key > 'C012'")
-    assert dict(zip(cases.signup_key, cases.status, strict=True)) == {
-        "C013": "drafted",
-        "C014": "duplicate",
-    }
 
 
 def test_a_source_that_cannot_be_read_is_a_skip_with_the_reason(built_demo: DemoProject) -> None:
@@ -231,23 +228,3 @@ def test_a_source_that_cannot_be_read_is_a_skip_with_the_reason(built_demo: Demo
     result = tick(built_demo)
     assert isinstance(result, dg.SkipReason)
     assert "agent onboarding: cannot read its signups now" in result.skip_message
-
-
-def test_a_case_left_waiting_by_a_dead_run_is_run_again_once(built_demo: DemoProject) -> None:
-    """The run for C013 died after its load opened the case (as a killed process leaves it):
-    the next tick runs that client again, once; the client gets one draft."""
-    from hub.runner import materialize
-
-    sign_up(built_demo, "C013", "Quayside Health Inc", "ada.byron@quaysidehealth.com")
-    tick(built_demo)
-    assert materialize(built_demo.config_path, ["raw/crm__clients"]).success  # then it died
-    case = steward("SELECT status FROM agents.cases WHERE signup_key = 'C013'")
-    assert list(case.status) == ["drafting"]
-
-    [again] = tick(built_demo).run_requests
-    assert again.partition_key == "C013" and again.run_key.startswith("signup:onboarding:C013:")
-    assert again.tags["dagster/max_runtime"]  # a hung run is ended by run monitoring
-    assert run_signup(built_demo, "C013").success
-    assert isinstance(tick(built_demo), dg.SkipReason)  # drafted: nothing waits any more
-    drafts = steward("SELECT count(*) AS n FROM agents.drafts WHERE subject_name LIKE 'Quayside%'")
-    assert drafts.n[0] == 1
