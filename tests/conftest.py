@@ -24,13 +24,6 @@ DEMO_FIXTURES = {"demo_project", "built_demo_template"}
 "Fixtures that generate the demo or build it: a test using one (directly or not) is `slow`."
 
 
-def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
-    """`-n auto`: one worker more than cores. Many tests wait (on a local server, a
-    subprocess, an SMTP answer), and the spare worker fills that time: the whole suite took
-    2 m 59 s with three workers on two cores, 3 m 11 s with two."""
-    return (os.cpu_count() or 1) + 1
-
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test that needs the demo `slow`, so `-m "not slow"` never builds it."""
     for item in items:
