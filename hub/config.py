@@ -161,13 +161,9 @@ class AccessConfig(Model):
     "DuckDB threads of a human reader's sandbox."
 
 
-class LLMConfig(Model):
-    provider: Literal["offline", "ollama", "openai", "openai_like"] = "offline"
-    "`offline` runs a fixed plan over the tools with no model (the embedded default)."
-    model: str | None = None
-    api_base: str | None = None
-    api_key: str | None = Field(default=None, repr=False)
-    "Use `${OPENAI_API_KEY}`: never write a key in the file."
+class EmptyIsUnset(Model):
+    """A block whose empty values are unset: `${NAME:-}` with NAME unset in the environment
+    (`model: ${HUB_LLM_MODEL:-}`, `user: ${SMTP_USER:-}`) means the key was not given."""
 
     @model_validator(mode="before")
     @classmethod
@@ -175,6 +171,15 @@ class LLMConfig(Model):
         if isinstance(data, dict):
             data = {k: (None if v == "" else v) for k, v in data.items()}
         return data
+
+
+class LLMConfig(EmptyIsUnset):
+    provider: Literal["offline", "ollama", "openai", "openai_like"] = "offline"
+    "`offline` runs a fixed plan over the tools with no model (the embedded default)."
+    model: str | None = None
+    api_base: str | None = None
+    api_key: str | None = Field(default=None, repr=False)
+    "Use `${OPENAI_API_KEY}`: never write a key in the file."
 
 
 class SignupsConfig(Model):
@@ -235,7 +240,7 @@ class AgentConfig(Model):
         return list(dict.fromkeys(names))
 
 
-class SMTPConfig(Model):
+class SMTPConfig(EmptyIsUnset):
     """The mail server approved drafts are sent through, instead of the `.eml` outbox."""
 
     host: str
@@ -257,14 +262,6 @@ class SMTPConfig(Model):
     retries: int = Field(default=3, ge=0, le=10)
     "Attempts after the first on a temporary error (a 4xx reply, no connection), with a backoff "
     "that doubles from 1 s. A 5xx reply is never retried."
-
-    @model_validator(mode="before")
-    @classmethod
-    def _empty_is_unset(cls, data: Any) -> Any:
-        """`${SMTP_USER:-}` unset in the environment means no login."""
-        if isinstance(data, dict):
-            data = {k: (None if v == "" else v) for k, v in data.items()}
-        return data
 
     @model_validator(mode="after")
     def _password_from_the_environment(self) -> SMTPConfig:

@@ -31,6 +31,7 @@ from hub.config import AgentConfig, load_config
 from hub.delivery import deliver_approved
 from tests.conftest import DemoProject, require_service, steward
 from tests.test_agent_llm import ChatStub, llm_config, subject_of, subject_sql, tool_results
+from tests.test_approval import tamper
 from tests.test_sql_sources import SERVERS
 
 MEETING = {
@@ -431,15 +432,6 @@ def test_offline_drafts_propose_a_meeting_and_a_task_at_the_notes_kickoff(
 
 def cli(project: DemoProject, *args: str) -> Any:
     return CliRunner().invoke(app, [*args, "--config", str(project.config_path)])
-
-
-def tamper(project: DemoProject, sql: str, params: list | None = None) -> None:
-    """Change the store as someone with the file would: no Groundwork code runs."""
-    con = duckdb.connect(str(project.store.path))
-    try:
-        con.execute(sql, params)
-    finally:
-        con.close()
 
 
 def verdict(project: DemoProject) -> audit.Verdict:
