@@ -297,6 +297,20 @@ def write_tasks(
                     )
                 )
             }
+            # the same task for the client written for an earlier draft of it (that draft's
+            # message was then refused, and the client drafted for again): not twice
+            present |= {
+                task.action_id
+                for task in tasks
+                for _ in crm.execute(
+                    sa.select(table.c.task_id).where(
+                        table.c.client_id == client_id,
+                        table.c.title == task.payload["title"],
+                        table.c.due_date == date.fromisoformat(task.payload["due"]),
+                        table.c.created_by == "groundwork",
+                    )
+                )
+            }
             rows = [_task_row(t, client_id) for t in tasks if t.action_id not in present]
             if rows:
                 crm.execute(table.insert(), rows)

@@ -56,8 +56,9 @@ ALTER TABLE agents.drafts ADD COLUMN IF NOT EXISTS inputs JSON;
 ALTER TABLE agents.drafts ADD COLUMN IF NOT EXISTS drafted_because VARCHAR;
 """
 STATUSES = ("pending", "approved", "sending", "rejected", "superseded", "delivered", "failed")
-DECIDED = ("approved", "delivered")
-"A subject with a draft in one of these is done: no agent drafts for it again."
+DECIDED = ("approved", "sending", "delivered")
+"""A subject with a draft in one of these is done: no agent drafts for it again (a `sending`
+one may have arrived: only a human's `--resend` or `--arrived` decides it)."""
 DRAFT_ID = re.compile(r"D-[0-9a-f]{10}")
 "Use with `fullmatch` (`$` would let a trailing newline through)."
 

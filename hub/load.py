@@ -230,7 +230,9 @@ def _apply(
     if incremental:  # a reject kept by an earlier load is not a new one
         rejects = _new_rejects(con, name, rejects)
     read = read_good + len(rejects)
-    if read_good == 0 and (not incremental or rejects):
+    # a blocked signup stops its own case, not the table: only the other rejects count
+    counted = [r for r in rejects if r not in screened]
+    if read_good == 0 and (not incremental or counted):
         kept = f"; its {len(rejects)} rejected row(s) are kept in rejects.{name}" if rejects else ""
         good = "good " if rejects else ""
         raise _Refused(
@@ -240,6 +242,8 @@ def _apply(
             rejects,
         )
     if read_good == 0:
+        if rejects:  # only blocked signups: kept, with their cases, and nothing else new
+            _keep_rejects(con, name, source, batch_id, rejects)
         return _nothing_new(con, name, extract)
     contract = src.contract_of(spec)
     found = schema.changes(previous, schema.columns_of(con, checked)) if previous else []
@@ -251,8 +255,6 @@ def _apply(
     )
     rows = con.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
     _keep_rejects(con, name, source, batch_id, rejects)
-    # a blocked signup stops its own case, not the table: the `rejects` check counts the rest
-    counted = [r for r in rejects if r not in screened]
     record_batch(con, batch_id, f"raw.{name}", source, rows, len(counted), run_id, read=read)
     schema.record(con, f"raw.{name}", batch_id, found, contract, applied=True)
     columns = list(schema.columns_of(con, target))

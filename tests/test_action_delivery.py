@@ -119,3 +119,23 @@ def test_a_crm_that_cannot_take_the_task_holds_the_email_or_lets_it_go_alone(
     ).details[0]
     assert "no such table" in failed and "sent without it" in failed
     assert verified(built_demo)
+
+
+def test_a_client_whose_message_may_have_arrived_is_not_drafted_again(
+    built_demo: DemoProject,
+) -> None:
+    """A draft left `sending` (no answer after the message began) is decided: a changed input
+    gives no new draft to approve and send a second time."""
+    from dataclasses import replace
+
+    from hub.agents.runtime import run_agent
+
+    draft_id, _ = approve_first(built_demo)
+    with built_demo.store.transaction() as con:
+        drafts.mark_sending(con, draft_id, "smtp 127.0.0.1:25", None)
+        subject = drafts.get(con, draft_id)["subject_id"]
+    [fresh] = run_agent(built_demo.config, "onboarding", only={subject})
+    changed = replace(fresh, inputs={**fresh.inputs, "documents": {"new.md": "x"}})
+
+    assert drafts.record(built_demo.store, "onboarding", [changed], None) == []
+    assert subject in drafts.decided_subjects(built_demo.store, "onboarding")

@@ -280,6 +280,15 @@ def test_a_drafts_tasks_are_written_once_even_when_retried(crm: Crm) -> None:
     ]
 
 
+def test_the_same_task_for_a_client_drafted_for_again_is_not_written_twice(crm: Crm) -> None:
+    crm.create_table()
+    assert crm.write(task("Send the minutes", "A-000000000a")) == ["A-000000000a"]
+    # that draft's message was then refused for good and the client drafted for again: the
+    # new draft proposes the same task under a new action id
+    assert crm.write(task("Send the minutes", "A-000000000c")) == []
+    assert [row[0] for row in crm.rows()] == ["A-000000000a"]
+
+
 def test_a_failing_insert_midway_leaves_no_task(crm: Crm) -> None:
     crm.create_table()
     fine, clash = task("Send the minutes", "A-000000000a"), task("Send the minutes", "A-0000000b")

@@ -228,3 +228,24 @@ def test_a_source_that_cannot_be_read_is_a_skip_with_the_reason(built_demo: Demo
     result = tick(built_demo)
     assert isinstance(result, dg.SkipReason)
     assert "agent onboarding: cannot read its signups now" in result.skip_message
+
+
+def test_an_incremental_load_of_only_a_blocked_signup_keeps_it_and_blocks_its_case(
+    built_demo: DemoProject,
+) -> None:
+    text = built_demo.config_path.read_text()
+    incremental = (
+        "        primary_key: client_id\n        write: merge\n        cursor: created_at\n"
+    )
+    built_demo.config_path.write_text(
+        text.replace("        primary_key: client_id\n", incremental, 1)
+    )
+    assert materialize(built_demo.config_path, ["raw/crm__clients"], full_refresh=True).success
+    sign_up(built_demo, "C013", "Bad Co", "bad@@x")
+
+    assert materialize(built_demo.config_path, ["raw/crm__clients"]).success
+
+    case = steward("SELECT status FROM agents.cases WHERE signup_key = 'C013'").status
+    assert list(case) == ["blocked"]
+    kept = steward("SELECT location FROM rejects.crm__clients").location
+    assert list(kept) == ["client_id=C013"]
