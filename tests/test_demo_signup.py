@@ -95,9 +95,7 @@ def story(built_demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -
     told.said["run"] = told.said["run.blocked"] = hub("run", cwd=root)
     told.snapshot_drafts()
     told.said["status"] = told.said["status.blocked"] = hub("status", cwd=root)
-    told.said["status.json"] = told.said["status.blocked.json"] = hub(
-        "status", "--json", cwd=root
-    )
+    told.said["status.json"] = told.said["status.blocked.json"] = hub("status", "--json", cwd=root)
     return told
 
 
