@@ -42,7 +42,7 @@ def _observe_case_clocks(context: dg.OpExecutionContext, hub: HubResource) -> No
     """The case clock of each agent drafting per signup, observed on its asset after every
     delivery: decisions and deliveries happen after the agent ran, and the UI plots these."""
     config = hub.config
-    agents = [name for name, agent in config.agents.items() if agent.signups]
+    agents = list(cases.signup_agents(config))
     if not agents:
         return
     with hub.store.reader() as con:

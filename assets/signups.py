@@ -18,7 +18,8 @@ import json
 import dagster as dg
 
 from hub import cases
-from hub.config import AgentConfig, HubConfig
+from hub.cases import signup_agents
+from hub.config import HubConfig
 from hub.load import read_columns
 from hub.resource import HubResource
 from hub.store import Store, StoreError
@@ -30,10 +31,6 @@ def signup_partitions(agent: str) -> dg.DynamicPartitionsDefinition:
 
 def signup_job_name(agent: str) -> str:
     return f"signup_{agent}"
-
-
-def signup_agents(config: HubConfig) -> dict[str, AgentConfig]:
-    return {name: agent for name, agent in config.agents.items() if agent.signups}
 
 
 def signup_jobs(config: HubConfig) -> list:

@@ -44,12 +44,12 @@ OPEN = ("drafting", "blocked", "drafted")
 "Stored statuses of a case that is not a duplicate (a drafted one is open until delivered)."
 
 
-def signup_agents(config: HubConfig, raw_name: str) -> dict[str, AgentConfig]:
-    """The agents whose signups are rows of `raw.<raw_name>`."""
+def signup_agents(config: HubConfig, raw_name: str | None = None) -> dict[str, AgentConfig]:
+    """The agents drafting per signup (those whose signups are rows of `raw.<raw_name>`)."""
     return {
         name: agent
         for name, agent in config.agents.items()
-        if agent.signups and agent.signups.table == raw_name
+        if agent.signups and raw_name in (None, agent.signups.table)
     }
 
 

@@ -87,8 +87,8 @@ def run_job(
 
     config = load_config(config_path)
     defs = build_definitions(config, str(config_path))
-    graph = defs.resolve_asset_graph()
     if asset_selection:
+        graph = defs.resolve_asset_graph()
         _check_selection(asset_selection, graph.get_all_asset_keys())
         # a step that writes two tables (a crosswalk beside its entity) runs whole
         selection = dg.AssetSelection.assets(*asset_selection).required_multi_asset_neighbors()
