@@ -8,8 +8,10 @@ mapping, at any depth (YAML itself would keep the last one silently).
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import yaml
@@ -65,7 +67,7 @@ def display(path: Path) -> str:
     return shown
 
 
-class _Loader(yaml.SafeLoader):
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml when built with it
     """YAML's safe loader; a composite key `[a, b]: ...` becomes the text `[a, b]`."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
@@ -80,17 +82,26 @@ class _Loader(yaml.SafeLoader):
 
 def read(text: str) -> tuple[Any, Lines, list[Duplicate]]:
     """The data, the line of every key path, and the keys written twice. Raises
-    `yaml.YAMLError` on a syntax error (its message carries the line)."""
+    `yaml.YAMLError` on a syntax error (its message carries the line).
+
+    A run reads hub.yaml once per step, so the last texts' readings are kept; each caller
+    gets its own copy of the data."""
+    data, lines, duplicates = _read(text)
+    return copy.deepcopy(data), lines, list(duplicates)
+
+
+@lru_cache(maxsize=8)
+def _read(text: str) -> tuple[Any, Lines, tuple[Duplicate, ...]]:
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
         if node is None:
-            return None, Lines({(): 1}), []
+            return None, Lines({(): 1}), ()
         lines: dict[Path, int] = {(): node.start_mark.line + 1}
         blocks: dict[Path, tuple[int, str]] = {}
         duplicates: list[Duplicate] = []
         _walk(node, (), lines, blocks, duplicates, set())
-        return loader.construct_document(node), Lines(lines, blocks), duplicates
+        return loader.construct_document(node), Lines(lines, blocks), tuple(duplicates)
     finally:
         loader.dispose()
 
