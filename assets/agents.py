@@ -17,6 +17,7 @@ import dagster as dg
 from assets.copies import AGENT_COPY
 from assets.guard import require_open_gate
 from assets.keys import gated_automation
+from assets.openlineage import openlineage
 from assets.signups import signup_partitions
 from hub import audit, cases, drafts, gate
 from hub.agents.runtime import AgentInputError, AgentOutputError, run_agent
@@ -46,6 +47,7 @@ def _agent_asset(config: HubConfig, name: str) -> dg.AssetsDefinition:
         # `hub run` drafts for every client in one step, not one run per client
         backfill_policy=dg.BackfillPolicy.single_run() if partitions else None,
     )
+    @openlineage(config)
     def run(context: dg.AssetExecutionContext, hub: HubResource) -> dg.MaterializeResult:
         config, store = hub.config, hub.store
         verdict = require_open_gate(

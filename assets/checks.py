@@ -14,6 +14,7 @@ from typing import Any
 import dagster as dg
 
 from assets.keys import key_for_table
+from assets.openlineage import openlineage
 from hub.config import HubConfig
 from hub.governance import mask_check_details, pii_of
 from hub.resource import HubResource
@@ -32,15 +33,19 @@ def asset_checks(config: HubConfig) -> list[dg.AssetChecksDefinition]:
     skips only the references to it, never the table's own checks."""
     steps = []
     for ref, specs in table_checks(config).items():
-        steps.append(_table_check(ref, [s for s in specs if not _reads_also(ref, s)], "checks"))
+        own = [s for s in specs if not _reads_also(ref, s)]
+        steps.append(_table_check(config, ref, own, "checks"))
         targets = dict.fromkeys(s.kwargs["target"] for s in specs if _reads_also(ref, s))
         for target in targets:
             to_target = [s for s in specs if _reads_also(ref, s) and s.kwargs["target"] == target]
-            steps.append(_table_check(ref, to_target, f"references__{target.replace('.', '__')}"))
+            step = f"references__{target.replace('.', '__')}"
+            steps.append(_table_check(config, ref, to_target, step))
     return steps
 
 
-def _table_check(ref: str, specs: list[CheckSpec], step: str) -> dg.AssetChecksDefinition:
+def _table_check(
+    config: HubConfig, ref: str, specs: list[CheckSpec], step: str
+) -> dg.AssetChecksDefinition:
     asset_key = key_for_table(ref)
 
     @dg.multi_asset_check(
@@ -56,6 +61,7 @@ def _table_check(ref: str, specs: list[CheckSpec], step: str) -> dg.AssetChecksD
             for s in specs
         ],
     )
+    @openlineage(config, checks=specs)
     def run_checks(context: dg.AssetCheckExecutionContext, hub: HubResource):
         verdicts, versions = evaluate(hub, ref, specs)
         with hub.store.transaction() as con:

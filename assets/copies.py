@@ -8,6 +8,7 @@ also republished on read when the store moved on since, see `hub.copies`).
 import dagster as dg
 
 from assets.keys import keys_read
+from assets.openlineage import openlineage
 from hub.config import HubConfig
 from hub.copies import (
     agent_copy_tables,
@@ -30,6 +31,7 @@ def copy_assets(config: HubConfig) -> list[dg.AssetsDefinition]:
     if agent:
         copies.append(
             _copy_asset(
+                config,
                 AGENT_COPY,
                 agent,
                 publish_agent_copy,
@@ -40,6 +42,7 @@ def copy_assets(config: HubConfig) -> list[dg.AssetsDefinition]:
     if analyst:
         copies.append(
             _copy_asset(
+                config,
                 ANALYST_COPY,
                 analyst,
                 publish_analyst_copy,
@@ -51,7 +54,13 @@ def copy_assets(config: HubConfig) -> list[dg.AssetsDefinition]:
     return copies
 
 
-def _copy_asset(key: dg.AssetKey, tables: list[str], publish, description: str):  # noqa: ANN001, ANN202
+def _copy_asset(  # noqa: ANN202
+    config: HubConfig,
+    key: dg.AssetKey,
+    tables: list[str],
+    publish,  # noqa: ANN001
+    description: str,
+):
     @dg.asset(
         key=key,
         group_name="copies",
@@ -61,6 +70,7 @@ def _copy_asset(key: dg.AssetKey, tables: list[str], publish, description: str):
         description=description,
         metadata={"tables": tables},
     )
+    @openlineage(config)
     def copy(context: dg.AssetExecutionContext, hub: HubResource) -> dg.MaterializeResult:
         with hub.store.reader() as con:
             path = publish(con, hub.config)

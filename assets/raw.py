@@ -5,6 +5,7 @@ import traceback
 import dagster as dg
 
 from assets.keys import column_schema, key_for_table, table_metadata
+from assets.openlineage import openlineage
 from hub.config import HubConfig
 from hub.load import LoadError, load_table
 from hub.resource import HubResource
@@ -34,6 +35,7 @@ def _raw_asset(config: HubConfig, source: str, table: str) -> dg.AssetsDefinitio
             **column_schema(config, f"raw.{source}__{table}"),
         },
     )
+    @openlineage(config)
     def load(context: dg.AssetExecutionContext, hub: HubResource) -> dg.MaterializeResult:
         full_refresh = context.run.tags.get(FULL_REFRESH_TAG) == "true"
         try:

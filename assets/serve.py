@@ -6,6 +6,7 @@ import dagster as dg
 
 from assets.guard import proven_inputs, recorded_build, require_open_gate
 from assets.keys import column_schema, gated_automation, keys_read, table_metadata
+from assets.openlineage import openlineage
 from hub import audit, gate
 from hub.config import HubConfig
 from hub.governance import GovernanceError, publish
@@ -31,6 +32,7 @@ def _product_asset(config: HubConfig, name: str) -> dg.AssetsDefinition:
         description=f"`serve.{name}` for the `{product.audience}` audience. {product.description}",
         metadata={"audience": product.audience, **column_schema(config, f"serve.{name}")},
     )
+    @openlineage(config)
     def build(context: dg.AssetExecutionContext, hub: HubResource) -> dg.MaterializeResult:
         config = hub.config
         verdict = require_open_gate(

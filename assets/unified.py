@@ -6,6 +6,7 @@ import dagster as dg
 
 from assets.guard import proven_inputs, recorded_build, require_open_gate
 from assets.keys import column_schema, gated_automation, key_for_table, table_metadata
+from assets.openlineage import openlineage
 from hub import audit, gate
 from hub.config import HubConfig
 from hub.resource import HubResource
@@ -47,6 +48,7 @@ def _entity_asset(config: HubConfig, name: str) -> dg.AssetsDefinition:
             ),
         ],
     )
+    @openlineage(config)
     def build(context: dg.AssetExecutionContext, hub: HubResource):
         config = hub.config
         verdict = require_open_gate(

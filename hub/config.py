@@ -311,6 +311,51 @@ class DeliveryConfig(Model):
     "`send`: the e-mail goes out and the task is marked failed."
 
 
+class OpenLineageConfig(EmptyIsUnset):
+    """Where OpenLineage run events go: an HTTP receiver (Marquez, a catalog) or a file."""
+
+    url: str | None = None
+    "Base URL of the receiver; events are POSTed to `<url>/api/v1/lineage`."
+    api_key: str | None = Field(default=None, repr=False)
+    "Write `${OPENLINEAGE_API_KEY}`: sent as `Authorization: Bearer`, never in an event or log; "
+    "a key written in hub.yaml is refused."
+    file: str | None = None
+    "Append the events to this file instead, one JSON object per line (relative to hub.yaml)."
+    namespace: str | None = None
+    "Namespace of the jobs (each Dagster step is one job); default: the project's name."
+    timeout_seconds: float = Field(default=2.0, gt=0, le=60)
+    "Seconds to wait for the receiver. A failed event is tried once more; then the run goes on "
+    "without it (a warning in its log) and sends no more events."
+
+    @model_validator(mode="after")
+    def _one_destination(self) -> OpenLineageConfig:
+        if (self.url is None) == (self.file is None):
+            raise ValueError("give `url` (an HTTP receiver) or `file`, exactly one of them")
+        if self.api_key is not None and self.url is None:
+            raise ValueError("`api_key` goes with `url`; a file needs none")
+        if self.url is not None:
+            parts = urllib.parse.urlsplit(self.url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"`url`: {self.url!r} is not an http(s) URL")
+            if parts.username is not None or parts.password is not None:
+                raise ValueError("`url`: no credentials in the URL; give the key as `api_key`")
+        # the loader registers what `${NAME}` brings under a key named `api_key` as a secret
+        if self.api_key is not None and secrets.scrub(self.api_key) == self.api_key:
+            raise ValueError(
+                "`api_key`: write it as `${OPENLINEAGE_API_KEY}`, taken from the environment; "
+                "a key written in hub.yaml is refused"
+            )
+        return self
+
+
+class LineageConfig(Model):
+    """Lineage out: what Groundwork tells other tools about its runs (off unless set)."""
+
+    openlineage: OpenLineageConfig | None = None
+    "Emit OpenLineage START/COMPLETE/FAIL events for every load, build, publication, check "
+    "run and agent run."
+
+
 class StoreConfig(Model):
     path: str = "data/hub.duckdb"
     "The DuckDB file of the governed store."
@@ -334,6 +379,7 @@ class HubConfig(Model):
     serve: dict[str, ProductConfig] = Field(default_factory=dict)
     agents: dict[str, AgentConfig] = Field(default_factory=dict)
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
+    lineage: LineageConfig = Field(default_factory=LineageConfig)
     root: Path = Field(default=Path("."), exclude=True)
     "Folder of hub.yaml; relative paths resolve against it (set by `load_config`)."
 
