@@ -253,6 +253,11 @@ def run(
     loaded = load_config(path)
     with demo_services(loaded.root), console.status("Materializing…"):
         report = materialize(path, select, full_refresh=full_refresh)
+    if loaded.lineage.openlineage:
+        from hub.lineage_send import lost_events
+
+        for warning in lost_events(loaded):
+            console.print(f"! {warning}", style="yellow", markup=False, highlight=False)
     if Store.of(loaded).path.exists():  # failed checks are in the summary, other failures below
         print_summary(console, path, report.seconds, report.run_id, report.unexpected_failures())
     else:  # a first run that failed before it wrote anything: the failure is all there is

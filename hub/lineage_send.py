@@ -38,6 +38,8 @@ class Emitter:
             config={"facets": {"source_code_location": {"disabled": True}}},
         )
         self._failed: set[str] = set()
+        self.lost: list[str] = []
+        "The warnings of the runs whose events were lost, in this process (`hub run` shows them)."
         self._lock = threading.Lock()
 
     def send(self, event: RunEvent, dagster_run_id: str) -> str | None:
@@ -51,17 +53,29 @@ class Emitter:
                 self.client.emit(event)
                 return None
             except Exception as exc:  # noqa: BLE001 - any failure of the receiver
-                reason = scrub(f"{type(exc).__name__}: {exc}").splitlines()[0][:300]
+                cause = _root_cause(exc)
+                reason = scrub(f"{type(cause).__name__}: {cause}").splitlines()[0][:300]
                 if attempt == 1:
                     time.sleep(RETRY_PAUSE)
-        with self._lock:
-            self._failed.add(dagster_run_id)
-        return (
+        warning = (
             f"OpenLineage: the {event.eventType.value} event of {event.job.name} could not be "
             f"sent to {self.receiver} (tried twice): {reason}. The run goes on; the rest of its "
             "lineage events are not sent. Fix: start the receiver or correct "
             "`lineage.openlineage` in hub.yaml (remove it to stop sending)."
         )
+        with self._lock:
+            self._failed.add(dagster_run_id)
+            self.lost.append(warning)
+        return warning
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    """The bottom of the chain (`Connection refused`), not the client's wrappers around it."""
+    seen = {id(exc)}
+    while (below := exc.__cause__ or exc.__context__) is not None and id(below) not in seen:
+        seen.add(id(below))
+        exc = below
+    return exc
 
 
 def _receiver(settings: OpenLineageConfig, root: Path) -> str:
@@ -107,3 +121,9 @@ def emitter_for(config: HubConfig) -> Emitter | None:
     if key not in _emitters:
         _emitters[key] = Emitter(settings, config.root, settings.namespace or config.project)
     return _emitters[key]
+
+
+def lost_events(config: HubConfig) -> list[str]:
+    """The warnings of every run in this process whose lineage events could not be sent."""
+    emitter = emitter_for(config) if config.lineage.openlineage else None
+    return list(emitter.lost) if emitter else []

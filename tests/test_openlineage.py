@@ -24,9 +24,11 @@ from typing import Any
 import dagster as dg
 import jsonschema
 import pytest
+from typer.testing import CliRunner
 
 from assets import build_definitions
 from assets.openlineage import openlineage
+from hub.cli import app
 from hub.config import ConfigError, load_config
 from hub.lineage_events import StepRun
 from hub.lineage_names import asset_datasets, source_dataset
@@ -427,6 +429,14 @@ def test_a_dead_receiver_is_a_warning_not_a_failure(
         e.user_message or "" for e in dagster_instance(built_demo.root).all_logs(report.run_id)
     ]
     assert not any(KEY in message for message in logged)
+
+    said = CliRunner().invoke(app, ["run", "--select", "raw/billing__accounts"])  # as typed
+    shown = " ".join(said.output.split())
+    assert (
+        said.exit_code == 0 and "! OpenLineage: the START event of raw__billing__accounts" in shown
+    )
+    assert "Connection refused" in shown and "Fix: start the receiver" in shown
+    assert KEY not in said.output
 
 
 @pytest.mark.parametrize(("status", "delay", "said"), [(500, 0.0, "500"), (201, 0.6, "timed out")])
