@@ -1,16 +1,14 @@
 """Jobs and schedules: the whole graph on demand, each source on its own cron, and a
 freshness check on every table of a scheduled source, due by its cron."""
 
-import datetime as dt
-import time
 import warnings
 
 import dagster as dg
-from dagster._utils.schedules import cron_string_iterator  # no public way to list cron ticks
 
 from assets.keys import key_for_table
 from assets.signups import partitioned_agents
 from hub.config import ConfigError, HubConfig
+from hub.cron import longest_gap
 
 ALL_ASSETS_JOB = "all_assets"
 
@@ -67,13 +65,6 @@ def freshness_checks(config: HubConfig) -> list[dg.AssetChecksDefinition]:
             checks += dg.build_last_update_freshness_checks(
                 assets=[key_for_table(f"raw.{source}__{table}") for table in source_config.tables],
                 deadline_cron=source_config.schedule,
-                lower_bound_delta=_longest_gap(source_config.schedule),
+                lower_bound_delta=longest_gap(source_config.schedule),
             )
     return checks
-
-
-def _longest_gap(cron: str) -> dt.timedelta:
-    """The longest time between two ticks over the next eight (a weekday cron's weekend)."""
-    ticks = cron_string_iterator(time.time(), cron, "UTC")
-    times = [next(ticks) for _ in range(9)]
-    return max(b - a for a, b in zip(times, times[1:], strict=False))

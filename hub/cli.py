@@ -38,6 +38,10 @@ audit_app = typer.Typer(help="The hash-chained audit trail.", no_args_is_help=Tr
 app.add_typer(audit_app, name="audit")
 demo_app = typer.Typer()
 app.add_typer(demo_app, name="demo")
+contract_app = typer.Typer(
+    help="Data contracts in and out (Open Data Contract Standard v3).", no_args_is_help=True
+)
+app.add_typer(contract_app, name="contract")
 console = Console()
 
 ConfigOption = Annotated[
@@ -347,6 +351,78 @@ def sql(
     _print_frame(hub.sql(query, audience=audience, config=str(config) if config else None))
 
 
+@contract_app.command("export")
+def contract_export(
+    product: Annotated[
+        str, typer.Argument(help="A serve product, or a table as raw.<source>__<table>.")
+    ],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write it to this file (default: stdout).")
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Print a product's ODCS v3 contract: columns with types, descriptions and PII classes,
+    its checks as quality rules, its owners and its freshness."""
+    from hub.contracts import contract_yaml
+
+    text = contract_yaml(load_config(config), product)
+    if out is None:
+        sys.stdout.write(text)
+        return
+    out.write_text(text)
+    console.print(f"Wrote the contract of {product} to {out}.", markup=False, highlight=False)
+
+
+@contract_app.command("import")
+def contract_import(
+    file: Annotated[Path, typer.Argument(help="An ODCS v3 contract (YAML).")],
+    table: Annotated[
+        str | None,
+        typer.Option("--table", help="Check this table (default: each schema's physicalName)."),
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Turn a contract's promises into blocking checks in hub.yaml (types, required, unique,
+    valid values, ranges, custom expectations); comments and layout are kept."""
+    from hub.contracts_import import import_contract
+
+    for done in import_contract(config, file, table):
+        said = f"{done.table}: {len(done.added)} check(s) added"
+        said += f" ({', '.join(done.added)})" if done.added else ""
+        if done.made_blocking:
+            said += f", made blocking: {', '.join(done.made_blocking)}"
+        said += f", {len(done.present)} already there."
+        console.print(said, markup=False, highlight=False)
+
+
+@app.command("export")
+def export_product(
+    product: Annotated[str, typer.Argument(help="The serve product to write out.")],
+    to: Annotated[Path, typer.Option("--to", help="The folder to write it to.")],
+    fmt: Annotated[str, typer.Option("--format", help="parquet (default) or csv.")] = "parquet",
+    audience: Annotated[
+        str | None,
+        typer.Option("--as", help="Masked as this audience sees it (default: the project's)."),
+    ] = None,
+    by: Annotated[
+        str | None, typer.Option("--by", help="Who exports (default: your user name).")
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Write a governed product to an open file, masked for an audience, with its contract
+    beside it (<product>.odcs.yaml); refused on unproven data; audited."""
+    from hub.export import export_product as export
+    from hub.export import login_name
+
+    done = export(load_config(config), product, to, fmt, audience, by or login_name())
+    console.print(
+        f"Wrote {done.rows} row(s) to {done.data} (sha256 {done.sha256[:12]}…) and its "
+        f"contract to {done.contract}; the export is in the audit trail.",
+        markup=False,
+        highlight=False,
+    )
+
+
 @app.command()
 def drafts(
     status: Annotated[
@@ -647,6 +723,7 @@ def _explain(exc: Exception) -> str:
     import duckdb
 
     from hub.drafts import DraftError
+    from hub.export import ExportError
     from hub.load import LoadError
     from hub.runner import SelectionError
     from hub.sandbox import SandboxQueryError, SandboxRefused
@@ -654,6 +731,7 @@ def _explain(exc: Exception) -> str:
     while exc.__cause__ is not None and type(exc).__module__.startswith("dagster"):
         exc = exc.__cause__
     ours = (ConfigError, StoreError, DraftError, LoadError, SandboxRefused, SandboxQueryError)
+    ours += (ExportError,)
     message = as_typed(scrub(str(exc)))
     if isinstance(exc, (*ours, SelectionError, duckdb.Error)):
         return message
