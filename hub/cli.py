@@ -649,6 +649,36 @@ def audit_anchor(
 
 
 @app.command()
+def mcp(
+    audience: Annotated[
+        str | None,
+        typer.Option(
+            "--as",
+            help="Serve as agent (the least privileged; default: `mcp.audience`) or analyst. "
+            "Never steward.",
+        ),
+    ] = None,
+    http: Annotated[
+        bool, typer.Option("--http", help="Serve streamable HTTP on 127.0.0.1, not stdio.")
+    ] = False,
+    port: Annotated[int, typer.Option(help="Port of --http.")] = 8766,
+    config: ConfigOption = None,
+) -> None:
+    """Serve the governed products to outside agents over the Model Context Protocol (stdio,
+    or streamable HTTP on 127.0.0.1 with --http): list, describe, query, search, contracts."""
+    from hub.mcp_server import serve
+    from hub.mcp_tools import McpRefused, ProductReader
+
+    try:
+        reader = ProductReader(load_config(config), audience)
+    except McpRefused as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--as'") from None
+    if http:
+        console.print(f"MCP server on http://127.0.0.1:{port}/mcp (Ctrl-C to stop)")
+    serve(reader, http=http, port=port)
+
+
+@app.command()
 def ui(
     port: Annotated[int, typer.Option(help="Port of the Dagster UI.")] = 3000,
     config: ConfigOption = None,

@@ -161,6 +161,22 @@ class AccessConfig(Model):
     "DuckDB threads of a human reader's sandbox."
 
 
+class McpConfig(Model):
+    """What `hub mcp` serves to outside agents over the Model Context Protocol."""
+
+    audience: Literal["agent", "analyst"] = "agent"
+    "Who outside agents read as (`hub mcp --as` says otherwise): `agent`, the least privileged, "
+    "reads what Groundwork's own agents read. Never the steward, who reads the store in clear."
+    max_rows: int = Field(default=200, ge=1)
+    "Rows one `query` call may return; the answer says when more were cut."
+    max_result_bytes: int = Field(default=65_536, ge=1)
+    "Bytes (as JSON) one `query` call may return; the rest is cut and the answer says so."
+    max_query_seconds: float = Field(default=5.0, gt=0)
+    "Wall-clock limit of one `query` call; the query's process is killed when it is reached."
+    memory_limit: str = "512MB"
+    "DuckDB memory limit of the server's sandbox."
+
+
 class EmptyIsUnset(Model):
     """A block whose empty values are unset: `${NAME:-}` with NAME unset in the environment
     (`model: ${HUB_LLM_MODEL:-}`, `user: ${SMTP_USER:-}`) means the key was not given."""
@@ -376,6 +392,8 @@ class HubConfig(Model):
     "Per table (`raw.crm__clients`, `unified.customer`, `serve.customers`): expectations."
     governance: GovernanceConfig = Field(default_factory=GovernanceConfig)
     access: AccessConfig = Field(default_factory=AccessConfig)
+    mcp: McpConfig = Field(default_factory=McpConfig)
+    "`hub mcp`: the audience outside agents read as, and the limits of their queries."
     serve: dict[str, ProductConfig] = Field(default_factory=dict)
     agents: dict[str, AgentConfig] = Field(default_factory=dict)
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
