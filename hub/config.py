@@ -189,6 +189,16 @@ class EmptyIsUnset(Model):
         return data
 
 
+def _from_the_environment(key: str, value: str | None, example: str) -> None:
+    """Refuse a secret written in hub.yaml: the loader registers what `${NAME}` brings under
+    a secret-looking key (`password`, `api_key`) with `hub.secrets`, a literal it does not."""
+    if value is not None and secrets.scrub(value) == value:
+        raise ValueError(
+            f"`{key}`: write it as `${{{example}}}`, taken from the environment; "
+            "a secret written in hub.yaml itself is refused"
+        )
+
+
 class LLMConfig(EmptyIsUnset):
     provider: Literal["offline", "ollama", "openai", "openai_like"] = "offline"
     "`offline` runs a fixed plan over the tools with no model (the embedded default)."
@@ -283,12 +293,7 @@ class SMTPConfig(EmptyIsUnset):
     def _password_from_the_environment(self) -> SMTPConfig:
         if (self.user is None) != (self.password is None):
             raise ValueError("give both `user` and `password` (a login), or neither")
-        # the loader registers what `${NAME}` brings under a key named `password` as a secret
-        if self.password is not None and secrets.scrub(self.password) == self.password:
-            raise ValueError(
-                "`password`: write it as `${SMTP_PASSWORD}`, taken from the environment; "
-                "a password written in hub.yaml is refused"
-            )
+        _from_the_environment("password", self.password, "SMTP_PASSWORD")
         return self
 
     @property
@@ -355,12 +360,7 @@ class OpenLineageConfig(EmptyIsUnset):
                 raise ValueError(f"`url`: {self.url!r} is not an http(s) URL")
             if parts.username is not None or parts.password is not None:
                 raise ValueError("`url`: no credentials in the URL; give the key as `api_key`")
-        # the loader registers what `${NAME}` brings under a key named `api_key` as a secret
-        if self.api_key is not None and secrets.scrub(self.api_key) == self.api_key:
-            raise ValueError(
-                "`api_key`: write it as `${OPENLINEAGE_API_KEY}`, taken from the environment; "
-                "a key written in hub.yaml is refused"
-            )
+        _from_the_environment("api_key", self.api_key, "OPENLINEAGE_API_KEY")
         return self
 
 
