@@ -25,6 +25,7 @@ from typer.testing import CliRunner
 
 from hub import audit
 from hub.cli import app
+from hub.demo import DEMO_CONFIG
 from quality import results
 from quality.specs import Verdict, data_versions, table_checks
 from tests.conftest import DemoProject, steward
@@ -202,9 +203,8 @@ def test_outside_agents_read_products_as_their_audience_and_nothing_else(
     assert verdict.ok, verdict.problem
 
 
-def test_steward_is_never_served(built_demo: DemoProject) -> None:
-    config = str(built_demo.config_path)
-    done = CliRunner().invoke(app, ["mcp", "--as", "steward", "--config", config])
+def test_steward_is_never_served() -> None:
+    done = CliRunner().invoke(app, ["mcp", "--as", "steward", "--config", str(DEMO_CONFIG)])
     assert done.exit_code == 2
     assert "neverservedoverMCP" in re.sub(r"[\s│]", "", done.output), done.output
 
