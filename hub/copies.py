@@ -107,8 +107,8 @@ def reader_path(config: HubConfig, store: Store, audience: str) -> Path:
     if not store.path.exists():
         raise StoreError(f"no store at {store.path} yet. Fix: run `hub run` to build it.")
     if audience == "analyst":
-        head = _store_head(store)
-        if head is None or head != _copy_head(path):
+        head = store_head(store)
+        if head is None or head != copy_head(path):
             try:
                 with store.reader() as con:
                     publish_analyst_copy(con, config)
@@ -153,7 +153,7 @@ def _publish(
             extra(copy)
         con.execute(
             f"CREATE TABLE {copy}.main.{COPY_INFO} AS SELECT ? AS audience, ? AS audit_head",
-            [audience, _head_text(con)],
+            [audience, head_text(con)],
         )
     except BaseException:
         con.execute(f"DETACH {copy}")
@@ -164,12 +164,13 @@ def _publish(
     return target
 
 
-def _head_text(con: duckdb.DuckDBPyConnection) -> str | None:
+def head_text(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The audit trail's head as a copy records it (what `store_head` compares it with)."""
     found = audit_head(con)
     return json.dumps({"seq": found[0], "hash": found[1]}) if found else None
 
 
-def _store_head(store: Store) -> str | None:
+def store_head(store: Store) -> str | None:
     """The store's audit head as its anchor says (every writer updates it); None when
     there is none or it cannot be read, which makes the copy be republished."""
     try:
@@ -179,7 +180,8 @@ def _store_head(store: Store) -> str | None:
     return json.dumps({"seq": anchored[0], "hash": anchored[1]}) if anchored else None
 
 
-def _copy_head(path: Path) -> str | None:
+def copy_head(path: Path) -> str | None:
+    """The store's audit head when the copy at `path` was published (None: unknown)."""
     if not path.exists():
         return None
     try:

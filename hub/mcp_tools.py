@@ -31,7 +31,7 @@ import duckdb
 
 from hub import audit, gate
 from hub.config import HubConfig
-from hub.copies import COPY_BATCHES, reader_path
+from hub.copies import COPY_BATCHES, copy_head, copy_path, head_text, reader_path, store_head
 from hub.governance import pii_of, policies_for, readable_by
 from hub.masking import policy_for
 from hub.sandbox import (
@@ -77,6 +77,8 @@ class ProductReader:
         self._sandbox_lock = threading.Lock()
         self._sandbox: IsolatedSandbox | None = None
         self._copy: tuple[Path, int, int] | None = None
+        self._current_at: str | None = None
+        "The store's audit head the analysts' copy is known to be current at."
         self._searches: dict[tuple, Any] = {}
 
     # -- what the tools answer ------------------------------------------------------------
@@ -288,7 +290,7 @@ class ProductReader:
         """The isolated sandbox on the audience's copy as it is now: a new one when the copy
         was published again (the old process still reads the file it opened)."""
         with self._store_lock:
-            path = reader_path(self.config, self.store, self.audience)
+            path = self._copy_path()
         stat = path.stat()
         copy = (path, stat.st_ino, stat.st_mtime_ns)
         with self._sandbox_lock:
@@ -323,9 +325,24 @@ class ProductReader:
         finally:
             con.close()
 
+    def _copy_path(self) -> Path:
+        """The audience's copy. The analysts' copy is republished when the store moved on
+        since it was published, but not for this server's own audit records: they change no
+        data, and republishing the whole copy on every call would make each call cost one."""
+        path = copy_path(self.config, self.audience)
+        if self._current_at is not None and store_head(self.store) == self._current_at:
+            if path.exists():
+                return path
+        path = reader_path(self.config, self.store, self.audience)
+        self._current_at = copy_head(path) if self.audience == "analyst" else None
+        return path
+
     def audit(self, actor: str, action: str, target: str, details: dict[str, Any]) -> None:
         with self._store_lock, self.store.transaction() as con:
+            before = head_text(con)
             audit.append(con, actor=actor, action=action, target=target, details=details)
+            if self._current_at is not None and before == self._current_at:
+                self._current_at = head_text(con)  # nothing but this record came since
 
     def close(self) -> None:
         with self._sandbox_lock:

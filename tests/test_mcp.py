@@ -134,6 +134,8 @@ def test_outside_agents_read_products_as_their_audience_and_nothing_else(
 
             failed, described = await client.call("describe_product", name="clients")
             assert not failed and described["gate"]["open"], described
+            copy = built_demo.root / "data" / f"{audience}.duckdb"
+            published = copy.stat().st_mtime_ns  # current now; the calls' audit changes no data
             email = next(c for c in described["columns"] if c["name"] == "email")
             assert email["pii"] == "email"
             assert email["policy"] == ("mask" if audience == "agent" else "hash")
@@ -174,6 +176,8 @@ def test_outside_agents_read_products_as_their_audience_and_nothing_else(
                 failed, described = await client.call("describe_product", name="clients")
                 assert not failed and not described["gate"]["open"]
                 assert "unique__client_id failed" in described["gate"]["message"]
+            if audience == "analyst":  # (the agent's copy is the pipeline's to publish)
+                assert copy.stat().st_mtime_ns == published, "republished for an audit record"
             calls[audience] = len(client.seen)
             return client.seen
 
