@@ -17,6 +17,7 @@ from assets.keys import key_for_table
 from assets.openlineage import openlineage
 from hub.config import HubConfig
 from hub.governance import mask_check_details, pii_of
+from hub.masking import without_values
 from hub.resource import HubResource
 from hub.schema import LINEAGE
 from hub.secrets import scrub
@@ -132,7 +133,8 @@ def evaluate(
         verdict.metadata = mask_check_details(
             config, ref, pii, spec.kwargs, verdict.metadata, key=key
         )
-        verdict.error = scrub(verdict.error) if verdict.error else None
+        # analysts read the check results and Dagster's metadata: no value an error quotes
+        verdict.error = without_values(scrub(verdict.error)) if verdict.error else None
     return verdicts, versions
 
 

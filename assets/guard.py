@@ -9,6 +9,7 @@ import duckdb
 
 from hub import audit
 from hub.gate import GateVerdict
+from hub.masking import without_values
 from hub.secrets import scrub
 from hub.store import Store, latest_batch
 from quality.results import record_failed_build
@@ -41,9 +42,12 @@ def recorded_build(store: Store, table: str, run_id: str) -> Iterator[None]:
         yield
     except Exception as exc:
         why = exc.description if isinstance(exc, dg.Failure) else f"{type(exc).__name__}: {exc}"
+        # the gate repeats it to agents, analysts and MCP clients, and Dagster keeps it: the
+        # cause without the values it quotes (a failed cast names the e-mail it choked on)
+        said = without_values(scrub(str(why)))
         with store.transaction() as con:
-            record_failed_build(con, table, scrub(str(why)), run_id)
-        raise
+            record_failed_build(con, table, said, run_id)
+        raise dg.Failure(description=f"{table}: build failed: {said}") from None
 
 
 def proven_inputs(con: duckdb.DuckDBPyConnection, verdict: GateVerdict) -> dict[str, str | None]:

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import functools
 import inspect
-import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
 from hub.config import HubConfig
+from hub.masking import without_values
 from hub.secrets import scrub
 
 if TYPE_CHECKING:
@@ -207,12 +207,13 @@ class _Step:
     def fail(self, exc: Exception) -> None:
         if self.run is None:
             return
-        if isinstance(exc, dg.Failure):
-            message, trace = exc.description or "failed", None
-        else:
-            message, trace = f"{type(exc).__name__}: {exc}", scrub(traceback.format_exc())
+        # the event leaves the store: the error's first line without the values it quotes
+        # (a cast that failed names the e-mail it choked on), no stack trace; the whole of it
+        # is in the Dagster run's log
+        said = (exc.description or "failed") if isinstance(exc, dg.Failure) else str(exc)
+        message = f"{type(exc).__name__}: {without_values(scrub(said))}"
         try:
-            self._send("FAIL", scrub(message), trace)
+            self._send("FAIL", message)
         except Exception as problem:  # noqa: BLE001
             self._warn("FAIL", problem)
 

@@ -103,3 +103,25 @@ def hash_salt(configured: str | None, store_path: Path) -> str:
     salt = path.read_text().strip()
     secrets.register(salt)
     return salt
+
+
+_ABOUT_THE_SCHEMA = ("Binder Error", "Catalog Error", "Parser Error")
+"DuckDB errors about names, not values: they are kept whole."
+
+
+def without_values(message: str) -> str:
+    """An error message fit for a lower audience: its first line, with every quoted part
+    (from a quote to the last quote of the same kind, so `'O'Brien'` goes whole) replaced by
+    `…`. Database and parser errors quote the value they choked on (`Could not convert
+    string 'ada@x.com' to INT32`) and echo it on the lines below; both go. Best effort: a
+    value an error prints without quotes on its first line stays. DuckDB's binder, catalog
+    and parser errors are about names and are kept whole."""
+    if any(kind in message for kind in _ABOUT_THE_SCHEMA):
+        return message  # names tables and columns (and SQL the project wrote), no data
+    line = message.strip().splitlines()[0] if message.strip() else ""
+    while True:
+        quotes = [(line.find(q), q) for q in "'\"" if line.count(q) >= 2]
+        if not quotes:
+            return line
+        start, quote = min(quotes)
+        line = f"{line[:start]}…{line[line.rindex(quote) + 1 :]}"

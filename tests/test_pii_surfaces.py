@@ -57,3 +57,41 @@ def test_dagster_history_and_audit_trail_hold_no_clear_pii(built_demo: DemoProje
     assert re.search(r"\*\*\*\d{4}", dagster)  # previews are there, phones masked
     leaked = sorted(v for v in secrets if v in dagster or v in trail)
     assert leaked == []
+
+
+def test_errors_that_quote_a_value_reach_no_lower_surface_with_it(built_demo: DemoProject) -> None:
+    """A cast that chokes on an e-mail and a check that raises on one: the values they quote
+    reach neither the OpenLineage events (which leave the store) nor the check results
+    analysts read, nor Dagster's record of the failure."""
+    config = built_demo.config_path
+    text = config.read_text().replace(
+        "  serve.clients:\n",
+        "  serve.clients:\n"
+        "    - expect: expect_column_quantile_values_to_be_between\n"
+        "      kwargs: {column: email, quantile_ranges: {quantiles: [0.5], "
+        "value_ranges: [[0, 1]]}}\n"
+        "      severity: warn\n",
+        1,
+    )
+    text = text.replace(
+        "\nserve:\n",
+        "\nserve:\n  contact_codes:\n    audience: analyst\n    primary_key: [customer_id]\n"
+        "    sql: SELECT customer_id, CAST(email AS INTEGER) AS code FROM unified.customer\n",
+        1,
+    )
+    config.write_text(text + "\nlineage:\n  openlineage:\n    file: lineage.ndjson\n")
+    clear = clear_values()
+
+    report = materialize(config, ["serve/contact_codes", "serve/clients"])
+
+    assert not report.success  # the cast failed, the quantile check raised
+    events = (built_demo.root / "lineage.ndjson").read_text().lower()
+    assert '"eventtype": "fail"' in events and "conversionexception" in events
+    errors = steward(
+        "SELECT details FROM meta.check_results WHERE check_name LIKE 'quantile%' "
+        "OR details LIKE '%error%'"
+    ).details
+    assert any("could not convert string to float" in d for d in errors)
+    shown = [events, *map(str.lower, errors), *(f.lower() for f in report.failures)]
+    leaked = [(v, s[:300]) for v in clear for s in shown if v in s]
+    assert not leaked
