@@ -23,7 +23,7 @@ from rich.table import Column, Table
 from rich.text import Text
 
 from hub import report
-from hub.config import ConfigError, HubConfig, config_path, load_config
+from hub.config import AUDIENCES, ConfigError, HubConfig, config_path, load_config
 from hub.report import as_typed, print_failures, print_summary
 from hub.secrets import scrub
 from hub.store import Store, StoreError
@@ -365,7 +365,9 @@ def contract_export(
     its checks as quality rules, its owners and its freshness."""
     from hub.contracts import contract_yaml
 
-    text = contract_yaml(load_config(config), product)
+    if audience is not None and audience not in AUDIENCES:
+        raise typer.BadParameter(f"use one of {', '.join(AUDIENCES)}", param_hint="'--as'")
+    text = contract_yaml(load_config(config), product, audience=audience)
     if out is None:
         sys.stdout.write(text)
         return

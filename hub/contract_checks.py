@@ -10,11 +10,19 @@ percent`, `mustBeLessOrEqualTo`) as `mostly`, and custom `greatExpectations` rul
 Groundwork cannot run exactly (`text`, `sql`, another engine, a count of failing rows,
 nested properties, a string's `format`) is an error naming it, never dropped. Severity
 `error` (or none) blocks; `warning`, `warn` and `info` report.
+
+A contract comes from outside, so each check is vetted before it reaches hub.yaml: no
+`${` (hub.yaml would fill it from the environment), only expectations Groundwork compiles or
+GX 1.x has, scalar values, no numeric range on a text column, no `row_condition` (GX
+evaluates it), and regexes that DuckDB's RE2 runs (linear time), never Python's engine.
+YAML is read as YAML 1.2 (`no`, `on` stay text), without anchors or aliases.
 """
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -29,13 +37,184 @@ _OPERATORS += ("mustBeLessThan", "mustBeLessOrEqualTo", "mustBeBetween", "mustNo
 _DESCRIPTIVE_OPTIONS = {"format", "timezone", "defaultTimezone"}
 "logicalTypeOptions that say how values are written, not which are valid (a typed column "
 "in the store has no text layout): read and left, except a string's `format`."
+MAX_BYTES = 1_000_000
+"The largest contract file read."
+_TEXT_TYPES = {"VARCHAR", "TEXT", "STRING", "CHAR", "BPCHAR", "NVARCHAR"}
+NUMERIC_RANGES = {
+    "expect_column_values_to_be_between",
+    *(f"expect_column_{s}_to_be_between" for s in ("min", "max", "mean", "median", "sum")),
+    "expect_column_stdev_to_be_between",
+}
+"Expectations whose bounds compare the column's values (or an aggregate of them)."
+_LISTS = ("value_set", "type_list", "column_list", "column_set")
+_SCALARS = ("value", "min_value", "max_value", "regex", "like_pattern", "type_")
+_EVALUATED = ("row_condition", "condition_parser", "windows")
+"Arguments GX evaluates itself (a pandas query): never taken from a contract."
+_REGEX_LISTS = {
+    "expect_column_values_to_match_regex_list",
+    "expect_column_values_to_not_match_regex_list",
+}
+"Run by GX with Python's regex engine only: refused, a pattern joined with `|` says it."
+
+
+def load_yaml(text: str, where: str) -> Any:
+    """YAML text of a contract as plain data, read as YAML 1.2 (`no`, `on`, `NO` stay text),
+    refusing anchors and aliases (`&a`, `*a`: an alias bomb grows without bound)."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+    from ruamel.yaml.events import AliasEvent, NodeEvent
+
+    parser = YAML(typ="safe", pure=True)
+    try:
+        for event in parser.parse(text):
+            if isinstance(event, AliasEvent) or (isinstance(event, NodeEvent) and event.anchor):
+                raise ContractError(
+                    f"{where}: uses a YAML anchor or alias (`&{event.anchor}` / "
+                    f"`*{event.anchor}`), which a contract may not. Fix: write each value out. "
+                    "Nothing was written."
+                )
+        return parser.load(text)
+    except (YAMLError, ValueError, RecursionError) as exc:
+        said = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ContractError(f"{where}: not valid YAML: {said}. Fix the syntax there.") from None
+
+
+@lru_cache(maxsize=1)
+def known_expectations() -> frozenset[str]:
+    """The expectations a check may name: those Groundwork compiles to SQL and those GX 1.x
+    ships (its `expectations/core` modules, found without importing GX)."""
+    import importlib.util
+    from pathlib import Path
+
+    from quality.compiled import COMPILERS
+
+    found = set(COMPILERS)
+    spec = importlib.util.find_spec("great_expectations")
+    if spec and spec.origin:
+        core = Path(spec.origin).parent / "expectations" / "core"
+        found |= {p.stem for p in core.glob("expect_*.py")}
+    return frozenset(found)
+
+
+def regex_problem(regex: object) -> str | None:
+    """Why a regex cannot be imported: it must run in DuckDB's RE2, meaning what Python
+    means (`quality.re2`), so that no pattern ever reaches Python's backtracking engine."""
+    import duckdb
+
+    from quality.re2 import NotSameInRE2, as_re2
+
+    if not isinstance(regex, str):
+        return f"the pattern {regex!r} is not text"
+    try:
+        re.compile(regex)
+        with duckdb.connect(":memory:") as con:
+            con.execute("SELECT regexp_matches('', ?)", [as_re2(regex)])
+    except re.error as exc:
+        return f"the pattern {regex!r} is not a valid regex ({exc})"
+    except (NotSameInRE2, duckdb.Error):
+        return (
+            f"the pattern {regex!r} cannot be run by RE2 (look-arounds, backreferences, "
+            "word boundaries and multi-line mode are not), and Python's engine may never "
+            "finish on it"
+        )
+    return None
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in (*_strings(k), *_strings(v))]
+    if isinstance(value, list | tuple):
+        return [s for v in value for s in _strings(v)]
+    return [value] if isinstance(value, str) else []
+
+
+def _scalar(value: Any) -> bool:
+    import datetime as dt
+
+    return value is None or isinstance(value, str | int | float | bool | dt.date)
+
+
+def vet(check: CheckConfig, at: str) -> CheckConfig:
+    """The check, once it is safe to write into hub.yaml; else an error naming the rule."""
+    rule = f"{at}: the rule {check.check_name} ({check.expect})"
+    if any("${" in s for s in _strings(check.kwargs) + _strings(check.name)):
+        raise ContractError(
+            f"{rule} holds `${{`, which hub.yaml fills from the environment at every load "
+            "(a secret would be read into the check). Fix: remove `${...}` from the "
+            "contract's values. Nothing was written."
+        )
+    if check.expect not in known_expectations():
+        raise ContractError(
+            f"{rule}: no such expectation in Groundwork or Great Expectations 1.x. Fix: "
+            "name one of GX's expectations (expect_column_values_to_..., ...), or remove "
+            "the rule. Nothing was written."
+        )
+    evaluated = [a for a in _EVALUATED if a in check.kwargs]
+    if evaluated:
+        raise ContractError(
+            f"{rule}: {', '.join(evaluated)} is evaluated by GX as code, and is not taken "
+            "from a contract. Fix: remove it (declare such a check in hub.yaml yourself). "
+            "Nothing was written."
+        )
+    for key in _LISTS:
+        value = check.kwargs.get(key)
+        if value is not None and (
+            not isinstance(value, list) or not all(_scalar(v) for v in value)
+        ):
+            raise ContractError(
+                f"{rule}: `{key}` must be a list of single values (text, numbers, dates), "
+                f"not {str(value)[:80]}. Fix: flatten it in the contract. Nothing was written."
+            )
+    for key in _SCALARS:
+        if not _scalar(check.kwargs.get(key)):
+            raise ContractError(
+                f"{rule}: `{key}` must be a single value, not {str(check.kwargs[key])[:80]}. "
+                "Fix: correct the contract. Nothing was written."
+            )
+    if check.expect in _REGEX_LISTS:
+        raise ContractError(
+            f"{rule}: GX runs a list of regexes with Python's engine, which may never finish. "
+            "Fix: state it as expect_column_values_to_match_regex (or _not_match_regex) with "
+            "the patterns joined by `|`. Nothing was written."
+        )
+    if "regex" in check.kwargs:
+        problem = regex_problem(check.kwargs["regex"])
+        if problem:
+            raise ContractError(
+                f"{rule}: {problem}. Fix: write a pattern RE2 runs (no `(?=`, `(?!`, `(?<`, "
+                "`\\1`). Nothing was written."
+            )
+    return check
+
+
+def numeric_range(check: CheckConfig) -> bool:
+    """Whether the check compares its column's values with a number."""
+    bounds = [check.kwargs.get(b) for b in ("min_value", "max_value")]
+    return check.expect in NUMERIC_RANGES and any(
+        isinstance(b, int | float) and not isinstance(b, bool) for b in bounds
+    )
+
+
+def is_text(kind: str | None) -> bool:
+    """Whether a DuckDB type (`VARCHAR`, `VARCHAR(8)`) is text."""
+    return bool(kind) and base_type(str(kind)) in _TEXT_TYPES
+
+
+def refuse_numeric_range_on_text(check: CheckConfig, column: str, said: str, at: str) -> None:
+    raise ContractError(
+        f"{at}: the rule {check.check_name} ({check.expect}) compares {column}, {said}, with "
+        "a number: it could never pass. Fix: give the property a numeric type (logicalType "
+        "integer/number), or drop the range. Nothing was written."
+    )
 
 
 def checks_of(schema: dict, where: str) -> list[CheckConfig]:
     """The checks an ODCS schema object (as a plain dict) promises, each once; `where`
     names it in errors (`contract.yaml: schema[0] (clients)`)."""
     found: list[CheckConfig] = []
+    located: list[tuple[CheckConfig, str]] = []
     key: list[tuple[int, int, str]] = []
+    text: dict[str, str] = {}
     for index, prop in enumerate(schema.get("properties") or []):
         at = f"{where}.properties[{index}] ({prop.get('name')})"
         column = prop.get("physicalName") or prop.get("name")
@@ -48,6 +227,12 @@ def checks_of(schema: dict, where: str) -> list[CheckConfig]:
                     "Fix: remove it from the contract, or state it as a custom "
                     f"{GX_ENGINE} rule."
                 )
+        if prop.get("logicalType") == "string" or is_text(prop.get("physicalType")):
+            text[column] = "declared " + (
+                f"physicalType {prop['physicalType']}"
+                if prop.get("physicalType")
+                else "logicalType string"
+            )
         found += _type_check(prop, column, at)
         found += [_check("expect_column_values_to_not_be_null", column)] * bool(
             prop.get("required")
@@ -59,16 +244,25 @@ def checks_of(schema: dict, where: str) -> list[CheckConfig]:
         if prop.get("enum"):
             values = [i.get("value") if isinstance(i, dict) else i for i in prop["enum"]]
             found.append(_check("expect_column_values_to_be_in_set", column, value_set=values))
+        located += [(c, at) for c in found[len(located) :]]
         for number, rule in enumerate(prop.get("quality") or []):
             found += _rule(rule, column, f"{at}.quality[{number}]")
+            located += [(c, f"{at}.quality[{number}]") for c in found[len(located) :]]
     columns = [column for *_, column in sorted(key)]
     if len(columns) == 1:
         found += [_check("expect_column_values_to_be_unique", columns[0])]
     elif columns:
         found += [_check("expect_compound_columns_to_be_unique", None, column_list=columns)]
     found += [_check("expect_column_values_to_not_be_null", c) for c in columns]
+    located += [(c, where) for c in found[len(located) :]]
     for number, rule in enumerate(schema.get("quality") or []):
         found += _rule(rule, None, f"{where}.quality[{number}]")
+        located += [(c, f"{where}.quality[{number}]") for c in found[len(located) :]]
+    for check, at in located:
+        vet(check, at)
+        column = check.kwargs.get("column")
+        if isinstance(column, str) and column in text and numeric_range(check):
+            refuse_numeric_range_on_text(check, column, text[column], at)
     return _once(found)
 
 
@@ -297,13 +491,13 @@ def _mostly(operator: dict, unit: str | None) -> float | None:
 def _custom(rule: dict, column: str | None, at: str) -> CheckConfig:
     """A custom Great Expectations rule: `implementation` {expectation, kwargs} (or the
     YAML text of it; `type` / `expectation_type` name the expectation too)."""
-    import yaml
-
     implementation = rule.get("implementation")
     if isinstance(implementation, str):
         try:
-            implementation = yaml.safe_load(implementation)
-        except yaml.YAMLError:
+            implementation = load_yaml(implementation, at)
+        except ContractError as exc:
+            if "anchor" in str(exc):
+                raise
             implementation = None
     if not isinstance(implementation, dict):
         raise ContractError(

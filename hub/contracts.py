@@ -11,6 +11,12 @@ the product's lineage) with how each audience that reads the table sees it
 checks Groundwork runs on loads only (`references`, `rejects`, `schema`, `row_drop`) come
 from a source's configuration and are not part of a table's contract.
 
+A contract is written for an audience (`access.default_audience` unless one is given, as
+`hub sql` reads): on a PII column that audience does not see in clear, a rule's values are
+shown as the audience sees the column (`value_set`, `value` masked or hashed by its policy),
+and a rule with other values (a pattern, bounds) becomes a `text` rule saying the values are
+withheld; the steward's contract has them all. The text is scrubbed of known secrets.
+
 `version` is `1.0.0+<hash of the schema and its rules>`: two exports of the same promise
 carry the same version, any change shows. `status` is `active` once the table is built.
 """
@@ -40,15 +46,19 @@ def contract_yaml(
     *,
     audience: str | None = None,
 ) -> str:
-    """`contract_for` as YAML text (what `hub contract export` prints)."""
+    """`contract_for` as YAML text (what `hub contract export` prints); the audience is
+    `access.default_audience` unless one is given."""
     return dump(contract_for(config, product, con, audience=audience))
 
 
 def dump(document: dict[str, Any]) -> str:
-    """A contract as YAML, its keys in the order the document has them."""
+    """A contract as YAML, its keys in the order the document has them, scrubbed of every
+    known secret."""
     import yaml
 
-    return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
+    from hub.secrets import scrub
+
+    return scrub(yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100))
 
 
 def contract_for(
@@ -60,10 +70,14 @@ def contract_for(
 ) -> dict[str, Any]:
     """The ODCS v3 document of a serve product (`clients`) or a table (`raw.crm__clients`),
     validated by the ODCS models. `con`: a connection to the store (default: a read-only
-    one when the store exists). `audience`: the contract of an export to that audience."""
+    one when the store exists). `audience`: the contract of an export to that audience
+    (default: `access.default_audience`); rules on PII columns it does not see in clear
+    show their values masked, or withheld."""
     from open_data_contract_standard.model import OpenDataContractStandard
 
     from hub.store import Store
+
+    audience = audience or config.access.default_audience
 
     ref = table_of(config, product)
     store = Store.of(config)
@@ -73,7 +87,7 @@ def contract_for(
     layer, _, name = ref.partition(".")
     readers = _readers(config, ref)
     properties = {c: _property(config, ref, c, t, pii.get(c), readers) for c, t in columns.items()}
-    schema_quality = _quality(config, ref, properties)
+    schema_quality = _quality(config, ref, properties, audience)
     body = {
         "name": name,
         "physicalName": ref,
@@ -97,7 +111,7 @@ def contract_for(
         "servers": [
             {"server": "hub", "type": "duckdb", "database": config.store.path, "schema": layer}
         ],
-        "customProperties": [{"property": "audience", "value": audience}] if audience else None,
+        "customProperties": [{"property": "audience", "value": audience}],
     }
     model = OpenDataContractStandard.model_validate(document)
     validated = model.model_dump(exclude_none=True, by_alias=True)
@@ -244,9 +258,47 @@ def _property(
     return found
 
 
-def _quality(config: HubConfig, ref: str, properties: dict[str, dict]) -> list[dict]:
+_STRUCTURAL = {"column", "column_A", "column_B", "column_list", "column_set", "mostly"}
+_STRUCTURAL |= {"strict_min", "strict_max", "type_", "type_list", "ignore_row_if", "or_equal"}
+_STRUCTURAL |= {"strictly", "exact_match", "ties_okay", "match_on", "result_format"}
+"Arguments that hold no value of the column: shown to every audience."
+_MASKABLE = ("value_set", "value")
+"Arguments holding values of the column, shown as the audience sees the column."
+
+
+def _for_audience(
+    config: HubConfig, spec: Any, pii: str | None, audience: str
+) -> tuple[dict, dict | None]:
+    """(the kwargs the audience may see, the rule to write instead when it may not)."""
+    from hub.governance import policies_for, salt
+    from hub.masking import mask_values, policy_for
+
+    kwargs = dict(spec.kwargs)
+    if not pii:
+        return kwargs, None
+    policy = policy_for(pii, policies_for(config, audience))
+    valued = set(kwargs) - _STRUCTURAL
+    if policy == "clear" or not valued:
+        return kwargs, None
+    note = f"values shown as the {audience} audience sees this {pii} column ({policy})"
+    if policy != "redact" and valued <= set(_MASKABLE):
+        for name in valued:
+            given = kwargs[name]
+            values = given if isinstance(given, list) else [given]
+            shown = mask_values(values, pii, policy, salt(config))
+            kwargs[name] = shown if isinstance(given, list) else shown[0]
+        return kwargs, {"description": note}
+    return kwargs, {
+        "type": "text",
+        "description": f"{spec.expectation} on {kwargs.get('column')}: its values are "
+        f"withheld from the {audience} audience ({pii}: {policy})",
+    }
+
+
+def _quality(config: HubConfig, ref: str, properties: dict[str, dict], audience: str) -> list[dict]:
     """Every expectation run on `ref`: written on its column's property (`properties`,
-    changed in place) where ODCS can say it there, else returned as the table's rules."""
+    changed in place) where ODCS can say it there, else returned as the table's rules.
+    Values of PII columns are shown as `audience` sees them (`_for_audience`)."""
     from quality.specs import primary_keys, table_checks
 
     key = primary_keys(config)[ref]
@@ -257,14 +309,20 @@ def _quality(config: HubConfig, ref: str, properties: dict[str, dict]) -> list[d
     for spec in table_checks(config).get(ref, []):
         if spec.expectation is None:
             continue  # references, rejects, schema, row_drop: the source's load checks
-        rule = place(spec.expectation, dict(spec.kwargs), spec.blocking, properties, key)
-        if rule is None:
-            continue
+        named = spec.kwargs.get("column")
+        column = properties.get(named) if isinstance(named, str) else None
+        pii = column.get("classification") if column is not None else None
+        kwargs, instead = _for_audience(config, spec, pii, audience)
+        if instead is not None and instead.get("type") == "text":
+            rule = instead
+        else:
+            rule = place(spec.expectation, kwargs, spec.blocking, properties, key)
+            if rule is None:
+                continue
+            rule |= instead or {}
         default = CheckConfig(expect=spec.expectation, kwargs=spec.kwargs).check_name
         rule = {"name": spec.name if spec.name != default else None, **rule}
         rule["severity"] = SEVERITY[spec.blocking]
-        named = spec.kwargs.get("column")
-        column = properties.get(named) if isinstance(named, str) else None
         if column is not None and rule.get("metric") != "rowCount":
             column.setdefault("quality", []).append(rule)
         else:

@@ -23,11 +23,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from hub.config import CheckConfig, ConfigError, HubConfig, config_path, load_config
-from hub.contract_checks import checks_of, identity
+from hub.contract_checks import (
+    MAX_BYTES,
+    checks_of,
+    identity,
+    is_text,
+    load_yaml,
+    numeric_range,
+    refuse_numeric_range_on_text,
+)
 from hub.contract_rules import ContractError
 
 _INDENTS = [(2, 4, 2)] + [
@@ -64,7 +71,8 @@ def import_contract(
     config = load_config(path)
     contract = Path(contract_file)
     document = read_contract(contract)
-    label = f"{document.get('name') or document.get('id')} {document.get('version', '')}".strip()
+    label = f"{document.get('name') or document.get('id')} {document.get('version', '')}"
+    label = " ".join(label.replace("${", "$ {").split())  # one line of a comment, never `${`
     results = []
     for ref, schema, where in _targets(config, document, table, contract):
         checks = checks_of(schema, where)
@@ -81,10 +89,17 @@ def read_contract(file: Path) -> dict[str, Any]:
 
     if not file.is_file():
         raise ContractError(f"{file}: no such file. Fix: give the path of an ODCS YAML file.")
+    if file.stat().st_size > MAX_BYTES:
+        raise ContractError(
+            f"{file}: {file.stat().st_size} bytes, more than a contract may be "
+            f"({MAX_BYTES // 1_000_000} MB). Fix: give the contract of the tables to import "
+            "only. Nothing was written."
+        )
     try:
-        data = yaml.safe_load(file.read_text())
-    except yaml.YAMLError as exc:
-        raise ContractError(f"{file}: not valid YAML: {exc}. Fix the syntax there.") from None
+        text = file.read_text()
+    except UnicodeDecodeError:
+        raise ContractError(f"{file}: not UTF-8 text. Fix: give an ODCS YAML file.") from None
+    data = load_yaml(text, str(file))
     version = str(data.get("apiVersion", "")) if isinstance(data, dict) else ""
     if not version.startswith("v3") or data.get("kind", "DataContract") != "DataContract":
         raise ContractError(
@@ -157,6 +172,10 @@ def _require_columns(config: HubConfig, ref: str, checks: list[CheckConfig], whe
             return
         columns = columns_of(con, table_ref(*split_ref(ref)))
     for check in checks:
+        column = check.kwargs.get("column")
+        if isinstance(column, str) and is_text(columns.get(column)) and numeric_range(check):
+            said = f"a {columns[column]} column of {ref} in the store"
+            refuse_numeric_range_on_text(check, column, said, where)
         named = [check.kwargs.get(k) for k in ("column", "column_A", "column_B")]
         named += list(check.kwargs.get("column_list") or [])
         unknown = [c for c in named if c is not None and c not in columns]

@@ -17,7 +17,10 @@ from typer.testing import CliRunner
 
 import hub
 from hub.cli import app
+from hub.config import load_config
 from hub.contract_checks import checks_of, identity
+from hub.contract_rules import ContractError
+from hub.contracts import contract_for, dump
 from hub.contracts_import import import_contract
 from hub.cron import longest_gap
 from hub.runner import materialize
@@ -289,3 +292,192 @@ def test_the_freshness_of_a_contract_is_the_gap_between_dagsters_ticks(cron: str
     times = [next(ticks) for _ in range(9)]
     dagster_gap = max(b - a for a, b in zip(times, times[1:], strict=False))
     assert longest_gap(cron, dt.datetime.fromtimestamp(start, dt.UTC)) == dagster_gap
+
+
+# --- a contract from outside is vetted before it reaches hub.yaml -----------------------
+
+CLIENTS_HEAD = ODCS_HEAD + "- name: t\n  physicalName: raw.shop__clients\n"
+
+
+def refused(tmp_path: Path, body: str, *said: str, head: str = CLIENTS_HEAD) -> str:
+    """Import `body` into the consumer project: refused, naming `said`, nothing written."""
+    (tmp_path / "hub.yaml").write_text(CONSUMER)
+    contract = tmp_path / "contract.yaml"
+    contract.write_text(head + body)
+    with pytest.raises(ContractError) as error:
+        import_contract(tmp_path / "hub.yaml", contract)
+    message = str(error.value)
+    assert all(s in message for s in said) and "Fix:" in message, message
+    assert (tmp_path / "hub.yaml").read_text() == CONSUMER
+    return message
+
+
+def custom(expectation: str, kwargs: str) -> str:
+    return (
+        "  properties:\n  - name: phone\n    quality:\n    - type: custom\n"
+        "      engine: greatExpectations\n"
+        f"      implementation: {{expectation: {expectation}, kwargs: {kwargs}}}\n"
+    )
+
+
+def test_an_environment_reference_in_a_contract_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "very-secret-key")
+    rule = custom(
+        "expect_column_values_to_not_be_in_set", "{value_set: ['${AWS_SECRET_ACCESS_KEY}']}"
+    )
+    said = refused(tmp_path, rule, "quality[0]", "not_in_set__phone", "`${`")
+    assert "very-secret-key" not in said
+    # the comment naming the contract in hub.yaml is one line, never a `${`
+    contract = tmp_path / "contract.yaml"
+    contract.write_text(
+        CLIENTS_HEAD.replace("id: x", 'id: x\nname: "a\\nb: ${AWS_SECRET_ACCESS_KEY}"')
+        + "  properties:\n  - {name: phone, required: true}\n"
+    )
+    import_contract(tmp_path / "hub.yaml", contract)
+    written = (tmp_path / "hub.yaml").read_text()
+    assert "${" not in written and "# contract a b: $ {AWS_SECRET_ACCESS_KEY}" in written
+    assert load_config(tmp_path / "hub.yaml").checks["raw.shop__clients"]
+
+
+def test_an_exported_contract_is_scrubbed_of_secrets() -> None:
+    from hub import secrets
+
+    secrets.register("registered-secret-value")
+    text = dump({"description": {"purpose": "rows like registered-secret-value"}})
+    assert "registered-secret-value" not in text and secrets.MASK in text
+
+
+def test_an_unknown_expectation_is_refused(tmp_path: Path) -> None:
+    refused(tmp_path, custom("expect_pwn_now", "{}"), "quality[0]", "expect_pwn_now")
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        (custom("expect_column_values_to_match_regex", r"{regex: '(?!zz)(\w+\s?)*$'}"), "RE2"),
+        (custom("expect_column_values_to_not_match_regex", r"{regex: '(a)\1'}"), "RE2"),
+        (
+            "  properties:\n  - name: phone\n    logicalType: string\n"
+            "    logicalTypeOptions: {pattern: '^(?=\\+)'}\n",
+            "RE2",
+        ),
+        (
+            custom("expect_column_values_to_match_regex_list", "{regex_list: ['^a']}"),
+            "Python's engine",
+        ),
+        (
+            custom(
+                "expect_column_values_to_match_regex",
+                "{regex: '^a', row_condition: 'phone.str.len() > 1', condition_parser: pandas}",
+            ),
+            "row_condition",
+        ),
+    ],
+)
+def test_a_regex_python_may_never_finish_on_is_refused(
+    tmp_path: Path, body: str, said: str
+) -> None:
+    refused(tmp_path, body, "properties[0] (phone)", said)
+
+
+def test_yes_no_on_off_stay_text_from_contract_to_hub_yaml(tmp_path: Path) -> None:
+    (tmp_path / "hub.yaml").write_text(CONSUMER)
+    contract = tmp_path / "contract.yaml"
+    values = "[yes, no, on, off, NO, SE, DK, y, n]"
+    contract.write_text(
+        CLIENTS_HEAD
+        + "  properties:\n  - name: phone\n    quality:\n"
+        + f"    - {{metric: invalidValues, arguments: {{validValues: {values}}}, mustBe: 0}}\n"
+    )
+    (done,) = import_contract(tmp_path / "hub.yaml", contract)
+    texts = ["yes", "no", "on", "off", "NO", "SE", "DK", "y", "n"]
+    assert done.new[0].kwargs["value_set"] == texts
+    (check,) = load_config(tmp_path / "hub.yaml").checks["raw.shop__clients"]
+    assert check.kwargs["value_set"] == texts
+
+
+@pytest.mark.parametrize(
+    "prop",
+    [
+        "logicalType: string\n    logicalTypeOptions: {minimum: 0, maximum: 9}",
+        "physicalType: VARCHAR(20)\n    quality:\n    - type: custom\n"
+        "      engine: greatExpectations\n      implementation: {expectation: "
+        "expect_column_values_to_be_between, kwargs: {min_value: 1}}",
+    ],
+)
+def test_a_numeric_range_on_a_text_property_is_refused(tmp_path: Path, prop: str) -> None:
+    refused(tmp_path, f"  properties:\n  - name: phone\n    {prop}\n", "phone", "a number")
+
+
+def test_a_numeric_range_on_a_stored_text_column_is_refused(tmp_path: Path) -> None:
+    import duckdb
+
+    (tmp_path / "data").mkdir()
+    with duckdb.connect(str(tmp_path / "data" / "hub.duckdb")) as con:
+        con.execute("CREATE SCHEMA raw; CREATE TABLE raw.shop__clients (phone VARCHAR)")
+    body = "  properties:\n  - {name: phone, logicalTypeOptions: {minimum: 0}}\n"
+    refused(tmp_path, body, "phone", "VARCHAR column of raw.shop__clients in the store")
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        (
+            "  properties:\n  - name: phone\n    quality:\n"
+            "    - {metric: invalidValues, arguments: {validValues: &v [a, b]}, mustBe: 0}\n"
+            "  - name: name\n    quality:\n"
+            "    - {metric: invalidValues, arguments: {validValues: *v}, mustBe: 0}\n",
+            "anchor or alias",
+        ),
+        (
+            "  properties:\n  - name: phone\n    quality:\n"
+            "    - {metric: invalidValues, arguments: {validValues: [[a, b], c]}, mustBe: 0}\n",
+            "list of single values",
+        ),
+        ("  description: '" + "x" * 1_100_000 + "'\n", "more than a contract may be"),
+    ],
+)
+def test_aliases_nested_values_and_huge_files_are_refused(
+    tmp_path: Path, body: str, said: str
+) -> None:
+    refused(tmp_path, body, said)
+
+
+PII_PROJECT = CONSUMER.replace(
+    "          phone: {type: VARCHAR}   # digits after a +: text, not a number\n",
+    "          phone: {type: VARCHAR}   # digits after a +: text, not a number\n"
+    "          email: {pii: email}\n",
+) + (
+    "\nchecks:\n  raw.shop__clients:\n"
+    "    - expect: expect_column_values_to_not_be_in_set\n"
+    "      kwargs: {column: email, value_set: [optout.person@example.org]}\n"
+    "    - expect: expect_column_values_to_match_regex\n"
+    "      kwargs: {column: email, regex: '^(?!optout\\.person@example\\.org)'}\n"
+    "      severity: warn\n"
+)
+
+
+def test_values_of_pii_columns_are_masked_in_a_lower_audiences_contract(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "hub.yaml").write_text(PII_PROJECT)
+    config = load_config(tmp_path / "hub.yaml")
+
+    def email_rules(audience: str | None) -> list[dict]:
+        contract = contract_for(config, "raw.shop__clients", audience=audience)
+        text = dump(contract)
+        (email,) = [p for p in contract["schema"][0]["properties"] if p["name"] == "email"]
+        return text, email.get("quality", [])
+
+    text, clear = email_rules("steward")
+    assert "optout.person@example.org" in text
+    assert clear[0]["implementation"]["kwargs"]["value_set"] == ["optout.person@example.org"]
+    for audience in ("agent", "analyst", None):  # None: access.default_audience (analyst)
+        text, rules = email_rules(audience)
+        assert "optout.person" not in text, audience
+        (shown,) = rules[0]["implementation"]["kwargs"]["value_set"]
+        assert shown and "optout.person" not in shown
+        assert rules[1]["type"] == "text" and "withheld" in rules[1]["description"]
+    assert "analyst" in rules[0]["description"]
