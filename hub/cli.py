@@ -359,6 +359,14 @@ def contract_export(
     out: Annotated[
         Path | None, typer.Option("--out", help="Write it to this file (default: stdout).")
     ] = None,
+    audience: Annotated[
+        str | None,
+        typer.Option(
+            "--as",
+            help="The values of its rules on PII columns as this audience sees them "
+            "(default: access.default_audience; steward: in clear).",
+        ),
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """Print a product's ODCS v3 contract: columns with types, descriptions and PII classes,
@@ -409,6 +417,9 @@ def export_product(
     by: Annotated[
         str | None, typer.Option("--by", help="Who exports (default: your user name).")
     ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace the files already in the folder.")
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
     """Write a governed product to an open file, masked for an audience, with its contract
@@ -416,7 +427,9 @@ def export_product(
     from hub.export import export_product as export
     from hub.export import login_name
 
-    done = export(load_config(config), product, to, fmt, audience, by or login_name())
+    done = export(
+        load_config(config), product, to, fmt, audience, by or login_name(), overwrite=overwrite
+    )
     console.print(
         f"Wrote {done.rows} row(s) to {done.data} (sha256 {done.sha256[:12]}…) and its "
         f"contract to {done.contract}; the export is in the audit trail.",

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import duckdb
@@ -40,6 +40,8 @@ from hub.store import (
 
 COPY_BATCHES = "_hub_batches"
 "Table of the agent copy naming the serve batch each product was copied from."
+COPIED_BATCHES = f"SELECT table_name, batch_id FROM {COPY_BATCHES}"
+"What the agents' copy says it was copied from: (store table, batch) rows, read in the copy."
 COPY_INFO = "_hub_copy"
 "Table of every copy naming the audit head of the store it was published from."
 
@@ -98,6 +100,14 @@ def agent_sql_copy(source: Path, agent: AgentConfig, target: Path) -> Path:
     finally:
         con.close()
     return target
+
+
+def copy_holds(copied: Mapping[str, str | None], ref: str, batch: str | None) -> bool:
+    """Whether a copy holds `batch` of `ref` (the batch the store proved), `copied` being what
+    the copy says it was copied from (store table -> batch; the agents' copy: the rows of
+    `COPIED_BATCHES`). The agents' copy is republished only by the pipeline: after `ref` was
+    rebuilt it still holds the older batch, and its rows are that older data."""
+    return copied.get(ref) == batch
 
 
 def reader_path(config: HubConfig, store: Store, audience: str) -> Path:

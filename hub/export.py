@@ -11,15 +11,23 @@ What was chosen:
   foundation gate is open (every blocking check on its inputs passed on their current data)
   and the product's own blocking checks passed on its current build. A file outside the
   store escapes every later gate, so it gets the strictest one now.
+- The data read must be the batch the gate proved: the agents' copy is republished only by
+  the pipeline, so after the product was rebuilt it holds older rows, and the export for
+  agents is refused (`hub.copies.copy_holds`, the rule `hub mcp` applies) until `hub run`
+  publishes it again. The record names the batch read, taken in the connection that read it.
 - `<product>.<format>` and `<product>.odcs.yaml` (the contract, its `servers` naming the file,
   its `customProperties` the audience) are written under temporary names, then the audit
   record (`product.export`: who, audience, format, rows, files, sha256 of the data file, the
-  product's batch) is appended and the files renamed into place in the same transaction:
-  no file appears without its record.
+  product's batch) is appended and the files renamed into place in the same transaction;
+  should anything fail, every rename is undone: the files and their record appear together
+  or not at all.
+- Nothing already there is replaced unless `--overwrite` is given, and then only regular
+  files; they are set aside until the transaction commits, put back if it does not.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -60,41 +68,71 @@ def export_product(
     fmt: str = "parquet",
     audience: str | None = None,
     by: str = "",
+    overwrite: bool = False,
 ) -> Exported:
     """Write serve.`product` as `audience` (default: the project's) sees it into `to_dir`,
-    as `fmt` (parquet or csv), with its contract; audited as done by `by`."""
+    as `fmt` (parquet or csv), with its contract; audited as done by `by`. Files already
+    there are refused unless `overwrite` (then only regular files are replaced)."""
     from hub import audit
     from hub.contracts import contract_for, dump
+    from hub.copies import copy_holds
     from hub.store import Store, latest_batch
 
     name, who = _allowed(config, product, fmt, audience)
     if not by.strip():
         raise ExportError("say who exports (--by NAME): it goes to the audit trail.")
+    folder = Path(to_dir).expanduser().resolve()
+    data, described = folder / f"{name}.{fmt}", folder / f"{name}.odcs.yaml"
+    targets = (data, described)
+    if folder.exists() and not folder.is_dir():
+        raise ExportError(f"--to {folder} is not a folder. Fix: name a folder (--to DIR).")
+    for target in targets:
+        _may_write(target, overwrite)
     store = Store.of(config)
+    ref = f"serve.{name}"
     with store.reader() as con:
         problems = gate_problems(con, config, name)
-        batch = latest_batch(con, f"serve.{name}")
+        batch = latest_batch(con, ref)
         contract = contract_for(config, name, con, audience=who)
     if problems:
         from hub.gate import GateVerdict
 
-        raise ExportError(GateVerdict(f"the export of serve.{name}", problems).message())
-    rows = _read(config, store, name, who)
-    folder = Path(to_dir).expanduser().resolve()
-    folder.mkdir(parents=True, exist_ok=True)
-    data, described = folder / f"{name}.{fmt}", folder / f"{name}.odcs.yaml"
+        raise ExportError(GateVerdict(f"the export of {ref}", problems).message())
+    rows, copied = _read(config, store, name, who)
+    if not copy_holds(copied, ref, batch):
+        if who == "agent":
+            raise ExportError(
+                f"{ref}: the agents' copy holds batch {copied.get(ref)}, not the current "
+                f"batch {batch}, so its rows are older data. Fix: run `hub run` to publish "
+                "the agents' copy again, or export it --as analyst."
+            )
+        raise ExportError(
+            f"{ref} changed while it was being exported (batch {batch} was proven, "
+            f"{copied.get(ref)} was read). Fix: run the export again."
+        )
     payload = _encode(rows, fmt)
     contract["servers"] = [{"server": "export", "type": "local", "path": data.name, "format": fmt}]
     digest = hashlib.sha256(payload).hexdigest()
     staged = {data: payload, described: dump(contract).encode()}
-    staging = {target: _stage(target, content) for target, content in staged.items()}
+    staging: dict[Path, Path] = {}
+    placed: list[tuple[Path, Path | None]] = []  # (target, its old file set aside): in place
+    created = not folder.exists()
     try:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            for target, content in staged.items():
+                staging[target] = _stage(target, content)
+        except OSError as exc:
+            raise ExportError(
+                f"cannot write to {folder} ({exc.strerror or exc}). Fix: let this user write "
+                "there, or export --to another folder."
+            ) from None
         with store.transaction() as con:
             audit.append(
                 con,
                 actor=f"human:{by}",
                 action="product.export",
-                target=f"serve.{name}",
+                target=ref,
                 details={
                     "audience": who,
                     "format": fmt,
@@ -102,14 +140,31 @@ def export_product(
                     "files": [str(data), str(described)],
                     "sha256": digest,
                     "contract_version": contract["version"],
-                    "batch_id": batch,
+                    "batch_id": copied.get(ref),
                 },
             )
             for target, temporary in staging.items():
-                os.replace(temporary, target)
+                try:
+                    _place(temporary, target, overwrite, placed)
+                except OSError as exc:
+                    raise ExportError(
+                        f"cannot put {target} in place ({exc.strerror or exc}); nothing was "
+                        "exported. Fix: let this user write there, or export --to another folder."
+                    ) from None
+    except BaseException:
+        _undo(placed)
+        for temporary in staging.values():
+            temporary.unlink(missing_ok=True)
+        if created:  # a folder made for a failed export goes, once empty
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
     finally:
         for temporary in staging.values():
             temporary.unlink(missing_ok=True)
+    for _, aside in placed:  # committed: the old files go
+        if aside is not None:
+            aside.unlink(missing_ok=True)
     return Exported(data, described, rows.num_rows, digest)
 
 
@@ -168,19 +223,32 @@ def _allowed(config: HubConfig, product: str, fmt: str, audience: str | None) ->
     return name, who
 
 
-def _read(config: HubConfig, store: Store, name: str, audience: str) -> pa.Table:
-    """The product's rows as the audience reads them, through its sandbox."""
-    from hub.copies import reader_path
+def _read(
+    config: HubConfig, store: Store, name: str, audience: str
+) -> tuple[pa.Table, dict[str, str | None]]:
+    """The product's rows as the audience reads them, through its sandbox, and the batch
+    each table of what it read was copied from (store table -> batch), read in the same
+    connection, so it is the batch of these rows."""
+    from hub.copies import COPIED_BATCHES, reader_path
     from hub.sandbox import SandboxConnection, open_sandbox
     from hub.store import quote_ident
 
     path = reader_path(config, store, audience)
     access = config.access
     sandbox = open_sandbox(path, memory_limit=access.memory_limit, threads=access.threads)
-    # the agents' copy holds its products in `main`; the analyst's copy and the store in `serve`
-    relation = quote_ident(name) if audience == "agent" else f"serve.{quote_ident(name)}"
+    ref = f"serve.{name}"
     with SandboxConnection(sandbox) as con:
-        return con.execute(f"SELECT * FROM {relation}").arrow()
+        if audience == "agent":
+            # the agents' copy holds its products in `main`, and what it copied them from
+            rows = con.execute(f"SELECT * FROM {quote_ident(name)}").arrow()
+            return rows, dict(con.execute(COPIED_BATCHES).fetchall())
+        # the analyst's copy and the store: in `serve`, with `meta.batches`
+        rows = con.execute(f"SELECT * FROM serve.{quote_ident(name)}").arrow()
+        found = con.execute(
+            "SELECT batch_id FROM meta.batches WHERE table_name = ? ORDER BY seq DESC LIMIT 1",
+            [ref],
+        ).fetchone()
+        return rows, {ref: found[0] if found else None}
 
 
 def _encode(rows: pa.Table, fmt: str) -> bytes:
@@ -200,3 +268,51 @@ def _stage(target: Path, content: bytes) -> Path:
     temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
     temporary.write_bytes(content)
     return temporary
+
+
+def _may_write(target: Path, overwrite: bool) -> None:
+    """Refuse `target` when something is there, unless `overwrite` and it is a regular file."""
+    if not os.path.lexists(target):
+        return
+    if not overwrite:
+        raise ExportError(
+            f"{target} already exists. Fix: pass --overwrite to replace it, or export "
+            "--to another folder."
+        )
+    if target.is_symlink() or not target.is_file():
+        raise ExportError(
+            f"{target} exists and is not a regular file; --overwrite replaces only files. "
+            "Fix: move it away, or export --to another folder."
+        )
+
+
+def _place(
+    temporary: Path, target: Path, overwrite: bool, placed: list[tuple[Path, Path | None]]
+) -> None:
+    """Rename `temporary` to `target`, noting it in `placed` (with where the file it replaces,
+    `overwrite` only, was set aside) so that `_undo` can put things back."""
+    _may_write(target, overwrite)
+    aside = None
+    if overwrite and os.path.lexists(target):
+        aside = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.old")
+        os.replace(target, aside)
+        placed.append((target, aside))
+        os.replace(temporary, target)
+        return
+    try:
+        os.link(temporary, target)  # fails, rather than replace, when something came since
+    except FileExistsError:
+        _may_write(target, overwrite)
+        raise
+    except OSError:  # a file system without hard links
+        os.replace(temporary, target)
+    placed.append((target, aside))
+
+
+def _undo(placed: list[tuple[Path, Path | None]]) -> None:
+    """Take back what `_place` did, last first: remove the new file, put the old one back."""
+    for target, aside in reversed(placed):
+        if aside is None:
+            target.unlink(missing_ok=True)
+        elif os.path.lexists(aside):
+            os.replace(aside, target)

@@ -31,7 +31,15 @@ import duckdb
 
 from hub import audit, gate
 from hub.config import HubConfig
-from hub.copies import COPY_BATCHES, copy_head, copy_path, head_text, reader_path, store_head
+from hub.copies import (
+    COPIED_BATCHES,
+    copy_head,
+    copy_holds,
+    copy_path,
+    head_text,
+    reader_path,
+    store_head,
+)
 from hub.governance import pii_of, policies_for, readable_by
 from hub.masking import policy_for
 from hub.sandbox import (
@@ -246,10 +254,10 @@ class ProductReader:
             verdicts = {name: product_gate(con, self.config, name) for name in names}
         if self.audience != "agent" or not names:
             return verdicts
-        copied = dict(self._query(f"SELECT table_name, batch_id FROM {COPY_BATCHES}").rows)
+        copied = dict(self._query(COPIED_BATCHES).rows)
         for name, verdict in verdicts.items():
             ref = f"serve.{name}"
-            if verdict.batches.get(ref) != copied.get(ref):
+            if not copy_holds(copied, ref, verdict.batches.get(ref)):
                 problem = (
                     f"{ref}: the agents' copy holds batch {copied.get(ref)}, which is no longer "
                     "current; rebuild copies/agent_copy"

@@ -6,14 +6,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import duckdb
+import pytest
 import yaml
 from typer.testing import CliRunner, Result
 
 from hub import audit
 from hub.cli import app
+from hub.export import ExportError
+from hub.mcp_tools import ProductReader
+from hub.store import batch_inputs, latest_batch, record_batch
 from tests.conftest import DemoProject, steward
 
 
@@ -92,3 +97,106 @@ def test_an_export_is_masked_for_its_audience_audited_and_refused_otherwise(
     assert "check not_null__name has not run on the current data" in str(refused.exception)
     assert not (tmp_path / "unproven").exists() and not (tmp_path / "ledger").exists()
     assert len(steward("SELECT * FROM meta.audit_log WHERE action = 'product.export'")) == 3
+
+
+def exports() -> list[dict]:
+    """The details of every `product.export` record, oldest first."""
+    records = steward("SELECT details FROM meta.audit_log WHERE action = 'product.export'")
+    return [json.loads(details) for details in records.details]
+
+
+def test_an_export_replaces_nothing_unasked_and_lands_whole_with_its_record_or_not_at_all(
+    built_demo: DemoProject, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "x"
+    (folder / "clients.odcs.yaml").mkdir(parents=True)
+    (folder / "clients.csv").write_text("OLD\n")
+    as_steward = ("--to", str(folder), "--format", "csv", "--as", "steward")
+
+    refused = export("clients", *as_steward)
+    assert isinstance(refused.exception, ExportError)
+    assert f"{folder / 'clients.csv'} already exists" in str(refused.exception)
+    assert "--overwrite" in str(refused.exception)
+    refused = export("clients", *as_steward, "--overwrite")
+    assert isinstance(refused.exception, ExportError)
+    assert f"{folder / 'clients.odcs.yaml'} exists and is not a regular file" in str(
+        refused.exception
+    )
+    assert (folder / "clients.csv").read_text() == "OLD\n"
+    assert sorted(p.name for p in folder.iterdir()) == ["clients.csv", "clients.odcs.yaml"]
+    assert exports() == []
+
+    # the second rename fails after the first was done: the first is taken back, no record
+    (folder / "clients.odcs.yaml").rmdir()
+    (folder / "clients.odcs.yaml").write_text("OLD CONTRACT\n")
+    replace = os.replace
+
+    def failing(source: str | Path, target: str | Path) -> None:
+        if Path(source).name.startswith(".clients.odcs.yaml.") and str(source).endswith(".tmp"):
+            raise OSError(28, "No space left on device")
+        replace(source, target)
+
+    monkeypatch.setattr(os, "replace", failing)
+    refused = export("clients", *as_steward, "--overwrite")
+    assert isinstance(refused.exception, ExportError)
+    assert "No space left on device" in str(refused.exception)
+    assert (folder / "clients.csv").read_text() == "OLD\n"
+    assert (folder / "clients.odcs.yaml").read_text() == "OLD CONTRACT\n"
+    assert sorted(p.name for p in folder.iterdir()) == ["clients.csv", "clients.odcs.yaml"]
+    assert exports() == []
+
+    monkeypatch.setattr(os, "replace", replace)
+    done = export("clients", *as_steward, "--overwrite")
+    assert done.exit_code == 0, done.output
+    assert sorted(p.name for p in folder.iterdir()) == ["clients.csv", "clients.odcs.yaml"]
+    [said] = exports()
+    content = (folder / "clients.csv").read_bytes()
+    assert said["sha256"] == hashlib.sha256(content).hexdigest() and b"OLD" not in content
+    assert (
+        said["batch_id"]
+        == steward(
+            "SELECT batch_id FROM meta.batches WHERE table_name = 'serve.clients' "
+            "ORDER BY seq DESC LIMIT 1"
+        ).batch_id[0]
+    )
+
+
+def test_an_export_for_agents_is_refused_while_their_copy_holds_an_older_batch(
+    built_demo: DemoProject, tmp_path: Path
+) -> None:
+    # serve.clients rebuilt (and checked) in the store since the pipeline published the
+    # agents' copy: what `hub run` does, without running it
+    with built_demo.store.transaction() as con:
+        old = latest_batch(con, "serve.clients")
+        inputs = batch_inputs(con, "serve.clients")
+        con.execute("UPDATE serve.clients SET name = 'Rebuilt ' || name")
+        rows = con.execute("SELECT count(*) FROM serve.clients").fetchone()[0]
+        record_batch(con, "rebuilt", "serve.clients", "test", rows, 0, None, inputs=inputs)
+        con.execute(
+            "UPDATE meta.check_results SET data_version = replace(data_version, ?, 'rebuilt') "
+            "WHERE table_name = 'serve.clients'",
+            [old],
+        )
+
+    refused = export("clients", "--to", str(tmp_path / "agent"), "--as", "agent")
+    assert isinstance(refused.exception, ExportError)
+    message = str(refused.exception)
+    assert f"the agents' copy holds batch {old}, not the current batch rebuilt" in message
+    assert "hub run" in message and "--as analyst" in message
+    assert not (tmp_path / "agent").exists() and exports() == []
+    reader = ProductReader(built_demo.config, "agent")  # the same rule in `hub mcp`
+    try:
+        problems = reader.gates(["clients"])["clients"].problems
+    finally:
+        reader.close()
+    assert any("no longer current" in problem for problem in problems)
+
+    done = export("clients", "--to", str(tmp_path / "analyst"), "--as", "analyst")
+    assert done.exit_code == 0, done.output
+    [said] = exports()
+    assert said["batch_id"] == "rebuilt"
+    with duckdb.connect() as con:
+        names = con.execute(
+            "SELECT name FROM read_parquet(?)", [str(tmp_path / "analyst" / "clients.parquet")]
+        ).fetchall()
+    assert names and all(name.startswith("Rebuilt ") for (name,) in names)
