@@ -4,9 +4,10 @@ API key as a bearer token) or appended to a file, one JSON object per line.
 Sending never fails a run: an event that cannot be sent (no connection, an error status, a
 timeout) is tried once more after a short pause; when that fails too, the caller logs a
 warning naming the receiver (never the key), and the rest of that Dagster run's events are
-not sent, so a dead receiver costs a run at most two timeouts. The client's own retries are
-off (ours is the one retry), and so is its git `sourceCodeLocation` facet (a remote URL may
-carry a token).
+not sent, so a dead receiver costs a run at most two timeouts. A slow one that answers is cut
+off the same way once a run's events took more than twice the timeout (5 s at least) in all.
+The client's own retries are off (ours is the one retry), and so is its git
+`sourceCodeLocation` facet (a remote URL may carry a token).
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ class Emitter:
             config={"facets": {"source_code_location": {"disabled": True}}},
         )
         self._failed: set[str] = set()
+        self._spent: dict[str, float] = {}
+        self.budget = max(5.0, 2 * settings.timeout_seconds)
+        "Seconds a run's events may take to send in all; a slow receiver then gets no more."
         self.lost: list[str] = []
         "The warnings of the runs whose events were lost, in this process (`hub run` shows them)."
         self._lock = threading.Lock()
@@ -48,20 +52,40 @@ class Emitter:
         with self._lock:
             if dagster_run_id in self._failed:
                 return None
+        started = time.monotonic()
         for attempt in (1, 2):
             try:
                 self.client.emit(event)
-                return None
+                break
             except Exception as exc:  # noqa: BLE001 - any failure of the receiver
                 cause = _root_cause(exc)
                 reason = scrub(f"{type(cause).__name__}: {cause}").splitlines()[0][:300]
                 if attempt == 1:
                     time.sleep(RETRY_PAUSE)
+        else:
+            return self._give_up(
+                dagster_run_id,
+                f"the {event.eventType.value} event of {event.job.name} could not be sent to "
+                f"{self.receiver} (tried twice): {reason}",
+            )
+        with self._lock:
+            spent = self._spent[dagster_run_id] = (
+                self._spent.get(dagster_run_id, 0.0) + time.monotonic() - started
+            )
+        if spent <= self.budget:
+            return None
+        return self._give_up(
+            dagster_run_id,
+            f"{self.receiver} took {spent:.1f} s in all to take this run's events, over the "
+            f"budget of {self.budget:g} s (twice `timeout_seconds`, at least 5 s)",
+        )
+
+    def _give_up(self, dagster_run_id: str, what: str) -> str:
+        """Send nothing more for this Dagster run; the warning that says so."""
         warning = (
-            f"OpenLineage: the {event.eventType.value} event of {event.job.name} could not be "
-            f"sent to {self.receiver} (tried twice): {reason}. The run goes on; the rest of its "
-            "lineage events are not sent. Fix: start the receiver or correct "
-            "`lineage.openlineage` in hub.yaml (remove it to stop sending)."
+            f"OpenLineage: {what}. The run goes on; the rest of its lineage events are not "
+            "sent. Fix: start the receiver (or speed it up) or correct `lineage.openlineage` "
+            "in hub.yaml (remove it to stop sending)."
         )
         with self._lock:
             self._failed.add(dagster_run_id)

@@ -463,6 +463,28 @@ def test_a_failing_receiver_is_tried_twice_then_left_for_the_run(
     assert KEY not in warning and again is None
 
 
+def test_a_slow_receiver_is_cut_off_once_a_run_used_its_budget(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every event answered, each just under the timeout: a run with many steps would wait on
+    each. Once the run's events took more than the budget in all, the rest are not sent."""
+    server = Receiver(status=201, delay=0.3)
+    (tmp_path / "hub.yaml").write_text(
+        f"lineage:\n  openlineage:\n    url: {server.url}\n    timeout_seconds: 1\n"
+    )
+    try:
+        emitter = Emitter(load_config(tmp_path / "hub.yaml").lineage.openlineage, tmp_path, "t")
+        emitter.budget = 1.0  # (5 s at least in use; a short one keeps the test short)
+        run = StepRun("test", "step", "LOAD", "all_assets", str(uuid.uuid4()), [], [])
+        said = [emitter.send(run.event("START"), "dagster-run") for _ in range(8)]
+    finally:
+        server.close()
+    [warning] = [w for w in said if w]
+    assert len(server.requests) == 4  # 0.3 s each: the fourth passed the 1 s budget
+    assert "took" in warning and "over the budget" in warning and "Fix:" in warning
+    assert said[4:] == [None] * 4 and emitter.lost == [warning]
+
+
 def test_lineage_config_is_checked(tmp_path: Path) -> None:
     path = tmp_path / "hub.yaml"
 
