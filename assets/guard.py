@@ -40,11 +40,14 @@ def recorded_build(store: Store, table: str, run_id: str) -> Iterator[None]:
     verdict, so the gate keeps everything that reads the table stopped until one succeeds."""
     try:
         yield
+    except dg.Failure as exc:  # ours: it names tables and columns, never a value
+        with store.transaction() as con:
+            record_failed_build(con, table, scrub(str(exc.description)), run_id)
+        raise
     except Exception as exc:
-        why = exc.description if isinstance(exc, dg.Failure) else f"{type(exc).__name__}: {exc}"
         # the gate repeats it to agents, analysts and MCP clients, and Dagster keeps it: the
         # cause without the values it quotes (a failed cast names the e-mail it choked on)
-        said = without_values(scrub(str(why)))
+        said = without_values(scrub(f"{type(exc).__name__}: {exc}"))
         with store.transaction() as con:
             record_failed_build(con, table, said, run_id)
         raise dg.Failure(description=f"{table}: build failed: {said}") from None

@@ -210,8 +210,10 @@ class _Step:
         # the event leaves the store: the error's first line without the values it quotes
         # (a cast that failed names the e-mail it choked on), no stack trace; the whole of it
         # is in the Dagster run's log
-        said = (exc.description or "failed") if isinstance(exc, dg.Failure) else str(exc)
-        message = f"{type(exc).__name__}: {without_values(scrub(said))}"
+        if isinstance(exc, dg.Failure):  # ours: names tables and columns, never a value
+            message = f"Failure: {scrub(exc.description or 'failed')}"
+        else:
+            message = f"{type(exc).__name__}: {without_values(scrub(str(exc)))}"
         try:
             self._send("FAIL", message)
         except Exception as problem:  # noqa: BLE001
