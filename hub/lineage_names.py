@@ -80,8 +80,9 @@ def source_dataset(config: HubConfig, source: str, table: str) -> Dataset:
     scheme = parts.scheme.partition("+")[0].lower()
     scheme = {"postgresql": "postgres", "mariadb": "mysql"}.get(scheme, scheme)
     database = parts.path.lstrip("/")
-    if scheme == "sqlite":
-        return Dataset(f"sqlite://{parts.path[1:]}", getattr(settings, "name", None) or table)
+    if scheme == "sqlite":  # the file's absolute path, however many slashes the URL shows
+        file = "/" + location.partition("://")[2].partition("?")[0].lstrip("/")
+        return Dataset(f"sqlite://{file}", getattr(settings, "name", None) or table)
     namespace = f"{scheme}://{_authority(parts, scheme)}"
     if scheme in ("http", "https"):
         base = parts.path.rstrip("/") + "/"

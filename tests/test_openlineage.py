@@ -539,6 +539,11 @@ def test_sources_are_named_by_their_location_without_credentials(
                     },
                     "api": {"kind": "http", "url": "${OL_API_URL}", "tables": tables},
                     "lake": {"kind": "files", "path": "exports", "tables": tables},
+                    "lite": {  # a query string made the redacted URL lose a slash
+                        "kind": "sql",
+                        "url": f"sqlite:///{tmp_path}/crm.sqlite?token=${{OL_DB_PASSWORD}}",
+                        "tables": tables,
+                    },
                 }
             }
         )
@@ -550,6 +555,7 @@ def test_sources_are_named_by_their_location_without_credentials(
         "my": ("mysql://127.0.0.1:3307", "shop.t"),
         "api": ("https://api.example:8443", "/v2/t"),
         "lake": (f"file://{(tmp_path / 'exports').resolve()}", "t"),
+        "lite": (f"sqlite://{tmp_path}/crm.sqlite", "t"),
     }
     shown = json.dumps(named, default=str)
     assert not any(s in shown for s in ("db-secret-1", "api-secret-2", "tk-3", "svc", "reader"))
