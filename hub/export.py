@@ -8,9 +8,9 @@ What was chosen:
 - The audience must be one that may read the product (`serve.<p>.audience` and those above
   it); any other is refused, naming who may.
 - Only proven data leaves: the export is refused, naming each problem, unless the product's
-  foundation gate is open (every blocking check on its inputs passed on their current data)
-  and the product's own blocking checks passed on its current build. A file outside the
-  store escapes every later gate, so it gets the strictest one now.
+  gate is open (`hub.gate.evaluate_product`, the rule `hub mcp` applies too: every blocking
+  check on the product and on everything it is built from passed on the current data, and
+  its last build succeeded). A file outside the store escapes every later gate.
 - The data read must be the batch the gate proved: the agents' copy is republished only by
   the pipeline, so after the product was rebuilt it holds older rows, and the export for
   agents is refused (`hub.copies.copy_holds`, the rule `hub mcp` applies) until `hub run`
@@ -35,8 +35,6 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-import duckdb
 
 from hub.config import AUDIENCES, ConfigError, HubConfig
 
@@ -76,7 +74,8 @@ def export_product(
     from hub import audit
     from hub.contracts import contract_for, dump
     from hub.copies import copy_holds
-    from hub.store import Store, latest_batch
+    from hub.gate import GateVerdict, evaluate_product
+    from hub.store import Store
 
     name, who = _allowed(config, product, fmt, audience)
     if not by.strip():
@@ -91,13 +90,11 @@ def export_product(
     store = Store.of(config)
     ref = f"serve.{name}"
     with store.reader() as con:
-        problems = gate_problems(con, config, name)
-        batch = latest_batch(con, ref)
+        verdict = evaluate_product(con, config, name)  # the rule `hub mcp` applies
         contract = contract_for(config, name, con, audience=who)
-    if problems:
-        from hub.gate import GateVerdict
-
-        raise ExportError(GateVerdict(f"the export of {ref}", problems).message())
+    if not verdict.open:
+        raise ExportError(GateVerdict(f"the export of {ref}", verdict.problems).message())
+    batch = verdict.batches.get(ref)
     rows, copied = _read(config, store, name, who)
     if not copy_holds(copied, ref, batch):
         if who == "agent":
@@ -176,27 +173,6 @@ def login_name() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return ""
-
-
-def gate_problems(con: duckdb.DuckDBPyConnection, config: HubConfig, name: str) -> list[str]:
-    """Why serve.`name` is not proven: its build gate (the blocking checks of its inputs on
-    their current data), its own last build, and its own blocking checks on it."""
-    from hub import gate
-    from hub.store import latest_batch
-    from quality.specs import table_checks
-
-    ref = f"serve.{name}"
-    problems = list(gate.evaluate_build(con, config, ref).problems)
-    if latest_batch(con, ref) is None:
-        return [*problems, f"{ref}: never materialized, so its checks never ran"]
-    problems += gate.build_problems(con, ref)
-    own = [spec for spec in table_checks(config)[ref] if spec.blocking]
-    for state in gate.check_states(con, ref, own):
-        if state.state in ("stale", "never run"):
-            problems.append(f"{ref}: check {state.spec.name} has not run on the current data")
-        elif state.state != "passed":
-            problems.append(f"{ref}: check {state.spec.name} {state.state}")
-    return problems
 
 
 def _allowed(config: HubConfig, product: str, fmt: str, audience: str | None) -> tuple[str, str]:

@@ -89,6 +89,14 @@ def evaluate_build(con: duckdb.DuckDBPyConnection, config: HubConfig, ref: str) 
     return _verdict(con, config, ref, direct_inputs(config, ref))
 
 
+def evaluate_product(con: duckdb.DuckDBPyConnection, config: HubConfig, name: str) -> GateVerdict:
+    """A product leaving the store (`hub export`, `hub mcp`): the agents' rule for it alone,
+    every blocking check on it and on everything it is built from, transitively, passed on
+    the current data, and its last build succeeded on current inputs."""
+    ref = f"serve.{name}"
+    return _verdict(con, config, ref, upstream_tables(config, ref))
+
+
 def _verdict(
     con: duckdb.DuckDBPyConnection, config: HubConfig, target: str, tables: list[str]
 ) -> GateVerdict:

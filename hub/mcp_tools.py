@@ -251,7 +251,7 @@ class ProductReader:
     def gates(self, names: list[str]) -> dict[str, gate.GateVerdict]:
         """Each product's foundation gate, and (agent) whether the copy holds what it proved."""
         with self._store_lock, self.store.reader() as con:
-            verdicts = {name: product_gate(con, self.config, name) for name in names}
+            verdicts = {name: gate.evaluate_product(con, self.config, name) for name in names}
         if self.audience != "agent" or not names:
             return verdicts
         copied = dict(self._query(COPIED_BATCHES).rows)
@@ -357,12 +357,6 @@ class ProductReader:
             if self._sandbox is not None:
                 self._sandbox.close()
                 self._sandbox = None
-
-
-def product_gate(con: duckdb.DuckDBPyConnection, config: HubConfig, name: str) -> gate.GateVerdict:
-    """The foundation gate of one product: everything it is built from, itself included."""
-    ref = f"serve.{name}"
-    return gate._verdict(con, config, f"product {name}", gate.upstream_tables(config, ref))
 
 
 def tables_read(sql: str) -> list[tuple[str, str, str]]:
